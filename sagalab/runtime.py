@@ -18,6 +18,7 @@ from asyncio import base_events, events
 from dataclasses import dataclass, field
 from typing import Any, Coroutine
 
+
 class _PrintHandler(logging.Handler):
     """The runtime's reports go to stdout, like print(). In Jupyter, stderr is a separate stream
     and the two interleave differently from run to run, which would change stored outputs."""
@@ -27,7 +28,8 @@ class _PrintHandler(logging.Handler):
 
 
 log = logging.getLogger("sagalab.runtime")
-log.addHandler(_PrintHandler())
+if not log.handlers:        # re-running this cell must not print every report twice
+    log.addHandler(_PrintHandler())
 log.propagate = False
 
 
