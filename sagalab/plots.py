@@ -58,3 +58,47 @@ def architecture_diagram() -> go.Figure:
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
            "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 
+
+def timeline(rows, *, lane: str = "lane", start: str = "start", end: str = "end",
+             label: str | None = None, color: str | None = None, title: str = "",
+             marks: dict[str, float] | None = None, open_end: float | None = None,
+             height: int | None = None) -> go.Figure:
+    """A Gantt chart on a simulated-seconds axis: one horizontal bar per row of `rows`.
+
+    `rows` is a pandas DataFrame (or anything `pd.DataFrame()` accepts); the column names are
+    arguments: each bar spans `start`..`end` on lane `lane` (lanes top to bottom in order of
+    first appearance), is coloured by `color` (one legend entry per value) and shows `label`
+    as its text and hover. Rows whose `end` is missing (still in flight) are drawn up to
+    `open_end` if given, else left out. `marks` draws labelled vertical lines,
+    e.g. ``{"orchestrator stops": 0.6}``.
+    """
+    import pandas as pd
+
+    df = pd.DataFrame(rows).copy()
+    if open_end is not None:
+        df[end] = df[end].fillna(open_end)
+    df = df.dropna(subset=[end])
+    lanes = list(dict.fromkeys(df[lane].astype(str)))
+    groups = df.groupby(color, sort=False) if color else [("", df)]
+    fig = go.Figure()
+    for i, (value, part) in enumerate(groups):
+        text = part[label].astype(str) if label else None
+        fig.add_trace(go.Bar(
+            y=part[lane].astype(str), base=part[start], x=part[end] - part[start],
+            orientation="h", name=str(value), showlegend=bool(color),
+            marker=dict(color=PALETTE[i % len(PALETTE)], line=dict(width=0.5, color="white")),
+            text=text, textposition="inside", insidetextanchor="middle",
+            customdata=list(zip(part[start], part[end])),
+            hovertemplate=("%{y}<br>%{text}<br>" if label else "%{y}<br>")
+            + "%{customdata[0]:.3f} s → %{customdata[1]:.3f} s<extra>%{fullData.name}</extra>"))
+    for name, at in (marks or {}).items():
+        fig.add_vline(x=at, line=dict(color="#d62728", dash="dash"),
+                      annotation_text=name, annotation_position="top")
+    fig.update_layout(
+        title=title, barmode="overlay", bargap=0.25, plot_bgcolor="white",
+        height=height or min(900, 140 + 26 * len(lanes)),
+        margin=dict(l=10, r=10, t=50 if title else 20, b=40),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
+    fig.update_xaxes(title="simulated time (s)", rangemode="tozero", gridcolor="#eeeeee")
+    fig.update_yaxes(categoryorder="array", categoryarray=lanes, autorange="reversed")
+    return fig
