@@ -102,3 +102,109 @@ def timeline(rows, *, lane: str = "lane", start: str = "start", end: str = "end"
     fig.update_xaxes(title="simulated time (s)", rangemode="tozero", gridcolor="#eeeeee")
     fig.update_yaxes(categoryorder="array", categoryarray=lanes, autorange="reversed")
     return fig
+
+
+# --- lesson 02: the event bus ---------------------------------------------------------------
+
+def swimlane(deliveries, log, *, title: str = "", height: int | None = None) -> go.Figure:
+    """Events across services: one lane per service (consumer group or publisher).
+
+    `deliveries` and `log` are `sagalab.bus.deliveries(bus)` and `event_log(bus)`, usually
+    filtered to one key. Each handler run is a bar on its group's lane, coloured by event type;
+    each publish is a diamond on the publisher's lane; a dotted line joins a publish to each
+    handler run it caused.
+    """
+    import pandas as pd
+
+    log = pd.DataFrame(log).copy()
+    log["source"] = log["source"].fillna("outside")
+    runs = pd.DataFrame(deliveries)
+    fig = timeline(runs, lane="group", start="started", end="finished", label="topic",
+                   color="topic", title=title)
+    first = pd.concat([log.rename(columns={"source": "lane"})[["lane", "time"]],
+                       runs.rename(columns={"group": "lane", "started": "time"})[["lane", "time"]]])
+    lanes = list(dict.fromkeys(first.sort_values("time", kind="stable")["lane"]))
+    published = dict(zip(log["id"], zip(log["time"], log["source"])))
+    xs, ys = [], []
+    for row in runs.itertuples():
+        if row.event in published:
+            at, lane = published[row.event]
+            xs += [at, row.started, None]
+            ys += [lane, row.group, None]
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", showlegend=False, hoverinfo="skip",
+                             line=dict(color="#999999", width=1, dash="dot")))
+    fig.add_trace(go.Scatter(
+        x=log["time"], y=log["source"], mode="markers", name="published",
+        marker=dict(symbol="diamond", size=11, color="#333333"),
+        customdata=list(zip(log["id"], log["topic"])),
+        hovertemplate="%{y} published %{customdata[1]} (%{customdata[0]})"
+                      "<br>t = %{x:.3f} s<extra></extra>"))
+    fig.update_yaxes(categoryarray=lanes)
+    fig.update_layout(height=height or 140 + 45 * len(lanes))
+    return fig
+
+
+def backlog(depth, *, by: str = "group", windows: dict[str, tuple[float, float]] | None = None,
+            title: str = "", height: int = 360) -> go.Figure:
+    """Backlog (events waiting or being handled) over time, one step line per group.
+
+    `depth` is `sagalab.bus.queue_depth(bus)`; `windows` shades named time spans, e.g.
+    ``{"Notification Service down": (10, 30)}``.
+    """
+    import pandas as pd
+
+    fig = go.Figure()
+    for i, (name, part) in enumerate(pd.DataFrame(depth).groupby(by, sort=False)):
+        fig.add_trace(go.Scatter(x=part["time"], y=part["backlog"], mode="lines", name=str(name),
+                                 line=dict(shape="hv", color=PALETTE[i % len(PALETTE)])))
+    for name, (start, end) in (windows or {}).items():
+        fig.add_vrect(x0=start, x1=end, fillcolor="#d62728", opacity=0.08, line_width=0,
+                      annotation_text=name, annotation_position="top left")
+    fig.update_layout(title=title, height=height, plot_bgcolor="white",
+                      margin=dict(l=10, r=10, t=50 if title else 20, b=40),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
+    fig.update_xaxes(title="simulated time (s)", rangemode="tozero", gridcolor="#eeeeee")
+    fig.update_yaxes(title="backlog (events)", rangemode="tozero", gridcolor="#eeeeee")
+    return fig
+
+
+def topology_figure(edges, *, title: str = "", height: int = 380) -> go.Figure:
+    """Publishers → topics → subscribers as a Sankey diagram, link widths = events.
+
+    `edges` is `sagalab.bus.topology(bus)`. Topics are grey; a topic nobody subscribes to ends
+    there; a subscription that received nothing is drawn thin.
+    """
+    import re
+
+    import pandas as pd
+
+    edges = pd.DataFrame(edges)
+    topics = list(dict.fromkeys(edges["topic"]))
+    services = list(dict.fromkeys([p for p in edges["publisher"] if isinstance(p, str)]
+                                  + [s for s in edges["subscriber"] if isinstance(s, str)]))
+    nodes = services + topics
+    index = {("service", n): i for i, n in enumerate(services)}
+    index |= {("topic", t): len(services) + i for i, t in enumerate(topics)}
+    source, target, value, label = [], [], [], []
+    for (publisher, topic), part in edges.groupby(["publisher", "topic"], sort=False):
+        source.append(index["service", publisher]), target.append(index["topic", topic])
+        value.append(max(int(part["published"].iloc[0]), 1))
+        label.append(f"{int(part['published'].iloc[0])} published")
+    for (topic, subscriber), part in edges.dropna(subset=["subscriber"]).groupby(
+            ["topic", "subscriber"], sort=False):
+        source.append(index["topic", topic]), target.append(index["service", subscriber])
+        value.append(max(int(part["received"].iloc[0]), 1))
+        label.append(f"{int(part['received'].iloc[0])} received")
+    colours = [PALETTE[i % len(PALETTE)] for i in range(len(services))] + ["#bbbbbb"] * len(topics)
+    # Two short lines per label ("Notification<br>Service", "Shipment<br>Created"), so labels of
+    # neighbouring columns do not overlap.
+    labels = [n.replace(" ", "<br>", 1) for n in services] + [
+        re.sub(r"(?<=[a-z])(?=[A-Z])", "<br>", t, count=1) for t in topics]
+    fig = go.Figure(go.Sankey(
+        arrangement="fixed",
+        node=dict(label=labels, color=colours, pad=18, thickness=14,
+                  hovertemplate="%{customdata}<extra></extra>", customdata=nodes),
+        link=dict(source=source, target=target, value=value, customdata=label,
+                  hovertemplate="%{source.label} → %{target.label}: %{customdata}<extra></extra>")))
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50 if title else 20, b=10))
+    return fig

@@ -1,0 +1,86 @@
+"""Event bus vs a bare asyncio.Queue, in real time (a benchmark, not a test).
+
+In one run (`runtime.run(..., realtime=True)`), the same payloads go:
+* through the bus: `await bus.publish(...)` for each, one subscription whose handler counts
+  them, until `drain()` returns -- events published -> handled per second;
+* through a bare `asyncio.Queue`: `await queue.put(...)` for each, one consumer task doing
+  `await queue.get()` until it has them all -- items put -> got per second.
+
+The bus does more per event, on purpose: an envelope with an id and a timestamp, an append-only
+log, per-delivery timings and a handler call. Each side runs `--repeat` times, alternating,
+after a garbage collection; the best time counts (as timeit does).
+
+    python benchmarks/bus_throughput.py [--events 100000] [--repeat 5]
+
+Last line: RESULT bus_vs_queue_ratio <bus events/s / queue items/s>   (target >= 0.5)
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import time
+
+from sagalab import runtime
+from sagalab.bus import Bus
+
+
+async def through_bus(events: int) -> float:
+    handled = 0
+
+    async def count(event):
+        nonlocal handled
+        handled += 1
+
+    async with Bus() as bus:
+        bus.subscribe("Tick", count)
+        started = time.perf_counter()
+        for n in range(events):
+            await bus.publish("Tick", {"n": n}, key="k")
+        await bus.drain()
+        elapsed = time.perf_counter() - started
+    assert handled == events, (handled, events)
+    return elapsed
+
+
+async def through_queue(events: int) -> float:
+    queue: asyncio.Queue = asyncio.Queue()
+
+    async def consume():
+        for _ in range(events):
+            await queue.get()
+
+    started = time.perf_counter()
+    consumer = asyncio.create_task(consume())
+    for n in range(events):
+        await queue.put({"n": n})
+    await consumer
+    return time.perf_counter() - started
+
+
+async def compare(events: int, repeat: int) -> tuple[float, float]:
+    bus_times, queue_times = [], []
+    for _ in range(repeat):
+        for runner, times in ((through_bus, bus_times), (through_queue, queue_times)):
+            gc.collect()
+            times.append(await runner(events))
+    return min(bus_times), min(queue_times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    bus_s, queue_s = runtime.run(compare(args.events, args.repeat), realtime=True)
+    bus_rate, queue_rate = args.events / bus_s, args.events / queue_s
+    print(f"events: {args.events:,}, best of {args.repeat}")
+    print(f"bus:           {bus_rate:12,.0f} events/s published -> handled "
+          f"({bus_s / args.events * 1e6:.2f} µs each)")
+    print(f"asyncio.Queue: {queue_rate:12,.0f} items/s put -> got "
+          f"({queue_s / args.events * 1e6:.2f} µs each)")
+    print(f"RESULT bus_vs_queue_ratio {bus_rate / queue_rate:.3f}")
+
+
+if __name__ == "__main__":
+    main()
