@@ -30,14 +30,23 @@ def say(message: str) -> None:
     print(f"[course] {message}", flush=True)
 
 
+def wanted_stamp() -> str:
+    """What the install stamp must say for .venv to be current."""
+    return hashlib.sha256(b"".join((ROOT / f).read_bytes()
+                                   for f in ("pyproject.toml", "constraints.txt"))).hexdigest()
+
+
+def environment_is_current() -> bool:
+    return PYTHON.exists() and STAMP.exists() and STAMP.read_text().strip() == wanted_stamp()
+
+
 def ensure_environment() -> None:
     """Create .venv and install the course into it, unless it is already current."""
     if sys.version_info < (3, 11):
         sys.exit(f"sagalab needs Python 3.11 or newer; this is {sys.version.split()[0]}")
-    wanted = hashlib.sha256(b"".join((ROOT / f).read_bytes()
-                                     for f in ("pyproject.toml", "constraints.txt"))).hexdigest()
-    if STAMP.exists() and STAMP.read_text().strip() == wanted and PYTHON.exists():
+    if environment_is_current():
         return
+    wanted = wanted_stamp()
     if not PYTHON.exists():
         say(f"creating a virtual environment in {VENV.name}/")
         venv.EnvBuilder(with_pip=True, clear=False).create(VENV)
@@ -61,7 +70,10 @@ def run(*command: str) -> int:
 def lab(args: list[str]) -> int:
     extra = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
     say("opening JupyterLab on notebooks/00_welcome.ipynb (stop it with Ctrl-C)")
-    return run(str(PYTHON), "-m", "jupyterlab", *extra, *args, "notebooks/00_welcome.ipynb")
+    # Serve the repository root, so labs/ and solutions/ are in the file browser and the
+    # notebooks' relative links (../labs/...) work; open notebook 00 in it.
+    return run(str(PYTHON), "-m", "jupyterlab", f"--ServerApp.root_dir={ROOT}", *extra, *args,
+               "notebooks/00_welcome.ipynb")
 
 
 def test(args: list[str]) -> int:

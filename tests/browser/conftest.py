@@ -1,0 +1,389 @@
+"""The course in a real browser: JupyterLab + headless Chromium (issue 3).
+
+One JupyterLab server (started from this Python environment, on 127.0.0.1, a free port and a
+random token) and one headless Chromium serve every test in this folder; each notebook gets a
+fresh browser context and a fresh JupyterLab workspace. The server is stopped by its own
+process id when the session ends, whatever happened in the tests.
+
+Chromium is Debian's `chromium` package (/usr/bin/chromium), driven by Playwright for Python;
+Playwright's own browser download is not used. Without Chromium or Playwright the browser
+tests are skipped with the reason; the server and security tests still run.
+`tests/browser/ensure_chromium.sh` installs Chromium on a Debian-like machine when run as root.
+
+Environment knobs (all optional):
+  SAGALAB_CHROMIUM      path of the Chromium executable (default /usr/bin/chromium)
+  SAGALAB_BROWSER_ROOT  directory served as JupyterLab's root; its notebooks/*.ipynb are
+                        tested (default: the repository root)
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+ROOT = Path(os.environ.get("SAGALAB_BROWSER_ROOT", REPO)).resolve()
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+CHROMIUM = os.environ.get("SAGALAB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+REPORT_KEY = pytest.StashKey[list]()
+
+
+# --------------------------------------------------------------------------- helpers
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(method: str, url: str, token: str | None = None, timeout: float = 5.0):
+    """(status, parsed JSON or text) of one request; never raises on an HTTP status."""
+    request = urllib.request.Request(url, method=method)
+    if token is not None:
+        request.add_header("Authorization", f"token {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, body = error.code, error.read()
+    try:
+        return status, json.loads(body) if body else None
+    except ValueError:
+        return status, body.decode("utf-8", "replace")
+
+
+def isolated_jupyter_env(home: Path) -> dict[str, str]:
+    """Environment for a test JupyterLab: this Python's environment, but the user's own Jupyter
+    config, settings and workspaces are neither read nor written. The settings turn off
+    autosave (the tests must not rewrite the notebooks) and the news/update check (no
+    traffic to the internet, no toast over the screenshots)."""
+    dirs = {name: home / name for name in ("config", "settings", "workspaces", "runtime")}
+    for path in dirs.values():
+        path.mkdir(parents=True, exist_ok=True)
+    settings = {
+        "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
+        "@jupyterlab/apputils-extension/notification": {"fetchNews": "false",
+                                                         "checkForUpdates": False},
+    }
+    for plugin, values in settings.items():
+        package, name = plugin.rsplit("/", 1)
+        target = dirs["settings"] / package / f"{name}.jupyterlab-settings"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(values))
+    env = dict(os.environ)
+    env.update(JUPYTER_CONFIG_DIR=str(dirs["config"]),
+               JUPYTERLAB_SETTINGS_DIR=str(dirs["settings"]),
+               JUPYTERLAB_WORKSPACES_DIR=str(dirs["workspaces"]),
+               JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
+               PYTHONUNBUFFERED="1")
+    env.pop("JUPYTER_TOKEN", None)
+    bindir = str(Path(sys.executable).parent)
+    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie (exited, not yet reaped) counts as gone
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def _descendants(pid: int) -> list[int]:
+    try:
+        import psutil
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except Exception:  # psutil missing, or the process is already gone
+        return []
+
+
+try:   # loaded before any fork: the child must not import anything between fork and exec
+    import ctypes
+    _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+except (ImportError, OSError):
+    _LIBC = None
+
+
+def _die_with_parent() -> None:
+    """Runs in the child between fork and exec: on Linux, ask for SIGTERM when the parent
+    (pytest) dies, so not even a killed test run leaves a server behind."""
+    if _LIBC is not None:
+        _LIBC.prctl(1, int(signal.SIGTERM))   # 1 = PR_SET_PDEATHSIG
+
+
+@dataclass
+class LabProcess:
+    """A JupyterLab (or a command that starts one) in its own process group.
+
+    Use as a context manager: on exit -- normal or by an exception -- the server is asked to
+    stop with SIGTERM sent to its own process id (and group), then killed after a grace
+    period; kernels it started that outlive it are killed by their pids."""
+    command: list[str]
+    port: int
+    token: str
+    env: dict[str, str]
+    cwd: Path
+    log_path: Path
+    startup_timeout: float = 90.0
+    proc: subprocess.Popen | None = None
+    started_in: float = 0.0
+    children: list[int] = field(default_factory=list)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def api(self, method: str, path: str, timeout: float = 5.0):
+        return http(method, f"{self.base_url}{path}", self.token, timeout)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def __enter__(self) -> "LabProcess":
+        start = time.monotonic()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(self.command, cwd=self.cwd, env=self.env,
+                                         stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True,
+                                         preexec_fn=_die_with_parent)
+        try:
+            self.wait_until_ready(start)
+        except BaseException:
+            self.stop()
+            raise
+        self.started_in = time.monotonic() - start
+        return self
+
+    def wait_until_ready(self, start: float) -> None:
+        deadline = start + self.startup_timeout
+        last = "no answer yet"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"JupyterLab exited with status {self.proc.returncode} before "
+                                   f"answering; log {self.log_path}:\n{self.log_tail()}")
+            try:
+                status, _ = self.api("GET", "/api/status", timeout=2)
+                if status == 200:
+                    return
+                last = f"HTTP {status}"
+            except OSError as error:
+                last = repr(error)
+            time.sleep(0.2)
+        raise TimeoutError(f"JupyterLab did not answer on {self.base_url} within "
+                           f"{self.startup_timeout:.0f} s ({last}); log {self.log_path}:\n"
+                           f"{self.log_tail()}")
+
+    def log_text(self, since: int = 0) -> str:
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(since)
+                return log.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def shutdown_kernels(self, keep: set[str] = frozenset()) -> None:
+        """Delete sessions and kernels through the REST API (best effort): all of them, or,
+        when `keep` names notebook paths, every session except theirs."""
+        try:
+            status, sessions = self.api("GET", "/api/sessions")
+            for session in (sessions or []) if status == 200 else []:
+                if session.get("path") not in keep:
+                    self.api("DELETE", f"/api/sessions/{session['id']}", timeout=15)
+            if keep:
+                # a kernel whose session is still being created has no session record yet:
+                # deleting "orphan" kernels now could kill the kept notebook's kernel
+                return
+            status, kernels = self.api("GET", "/api/kernels")
+            for kernel in (kernels or []) if status == 200 else []:
+                self.api("DELETE", f"/api/kernels/{kernel['id']}", timeout=15)
+        except OSError:
+            pass
+
+    def stop(self, grace: float = 10.0) -> None:
+        if self.proc is None:
+            return
+        pid = self.pid
+        self.children = _descendants(pid)
+        if self.proc.poll() is None:
+            self._signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                self._signal(signal.SIGKILL)
+                self.proc.wait(timeout=10)
+        self._signal(signal.SIGKILL)  # anything left in its group
+        deadline = time.monotonic() + 5
+        for child in self.children:  # kernels run in their own sessions
+            while _alive(child) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if _alive(child):
+                try:
+                    os.kill(child, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+    def _signal(self, sig: int) -> None:
+        try:
+            os.killpg(self.pid, sig)  # its group id is its own pid (start_new_session)
+        except (ProcessLookupError, PermissionError):
+            try:
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def jupyter_lab_command(port: int, token: str, root: Path) -> list[str]:
+    return [sys.executable, "-m", "jupyterlab", *(["--allow-root"] if IS_ROOT else []),
+            "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            # the test drives JupyterLab through its own command registry (window.jupyterapp)
+            "--LabApp.expose_app_in_browser=True",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+
+
+# --------------------------------------------------------------------------- fixtures
+
+def pytest_generate_tests(metafunc):
+    """A test that takes `notebook` runs once per notebooks/*.ipynb (as they land)."""
+    if "notebook" in metafunc.fixturenames:
+        metafunc.parametrize("notebook", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+
+
+@pytest.fixture(scope="session")
+def lab_kit():
+    """The helpers above, for test modules (importing from a conftest is ambiguous when the
+    repository has several of them)."""
+    from types import SimpleNamespace
+    return SimpleNamespace(REPO=REPO, LabProcess=LabProcess, free_port=free_port, http=http,
+                           isolated_jupyter_env=isolated_jupyter_env)
+
+
+@pytest.fixture(scope="session")
+def lab_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def screenshots_dir() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+@pytest.fixture(scope="session")
+def browser_report(pytestconfig) -> list:
+    """Lines for the terminal summary (timings, screenshot paths)."""
+    return pytestconfig.stash.setdefault(REPORT_KEY, [])
+
+
+@pytest.fixture(scope="session")
+def lab_server(tmp_path_factory, browser_report):
+    """One JupyterLab for the whole session, stopped by its pid at the end no matter what."""
+    home = tmp_path_factory.mktemp("jupyterlab")
+    port, token = free_port(), secrets.token_hex(24)
+    server = LabProcess(jupyter_lab_command(port, token, ROOT), port, token,
+                        isolated_jupyter_env(home), ROOT, home / "jupyterlab.log")
+    with server:
+        browser_report.append(f"JupyterLab server: answered in {server.started_in:.1f} s "
+                              f"(pid {server.pid}, port {port}, log {server.log_path})")
+        server.shutdown_kernels()  # leftovers (there should be none on a fresh server)
+        try:
+            yield server
+        finally:
+            server.shutdown_kernels()
+    if _alive(server.pid):
+        browser_report.append(f"JupyterLab server: pid {server.pid} is STILL RUNNING")
+        raise RuntimeError(f"the test JupyterLab (pid {server.pid}) survived its stop")
+    browser_report.append(f"JupyterLab server: stopped by its pid {server.pid}")
+
+
+def _chromium_missing_reason() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError as error:
+        return (f"Playwright for Python is not importable ({error}); it comes with the course's "
+                f"test extra: pip install -e '.[test]'")
+    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)) and not shutil.which(CHROMIUM):
+        return (f"Chromium not found at {CHROMIUM}: install Debian's `chromium` package "
+                f"(tests/browser/ensure_chromium.sh does it as root), or set SAGALAB_CHROMIUM")
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser(browser_report):
+    reason = _chromium_missing_reason()
+    if reason:
+        browser_report.append(f"browser tests SKIPPED: {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+    start = time.monotonic()
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=CHROMIUM_ARGS)
+        browser_report.append(f"Chromium {chromium.version}: launched in "
+                              f"{time.monotonic() - start:.1f} s")
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+# --------------------------------------------------------------------------- reporting
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """Time per notebook and where the screenshots are, shown without -s."""
+    lines = config.stash.get(REPORT_KEY, None)
+    if not lines:
+        return
+    here = Path(__file__).resolve().parent
+    total, count = 0.0, set()
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if not getattr(report, "when", None):
+                continue
+            path = (config.rootpath / report.nodeid.split("::")[0]).resolve()
+            if path.parent == here:
+                total += report.duration
+                count.add(report.nodeid)
+    terminalreporter.write_sep("-", "browser tests (JupyterLab + headless Chromium)")
+    for line in lines:
+        terminalreporter.write_line(line)
+    terminalreporter.write_line(f"tests/browser: {len(count)} test(s), {total:.1f} s in total "
+                                f"(set-up, calls and tear-down)")

@@ -1,0 +1,175 @@
+"""The JupyterLab the browser tests use, and the README's first command, seen from outside:
+token required, loopback only, and stopped by process id even when something fails."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import secrets
+import shutil
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+
+# ---------------------------------------------------------------- security
+
+
+@pytest.mark.parametrize("how", ["wrong token header", "wrong token query", "no token"])
+@pytest.mark.parametrize("path", ["/api/status", "/api/contents/notebooks", "/api/kernels"])
+def test_wrong_token_is_refused_with_403(lab_server, lab_kit, path, how):
+    http = lab_kit.http
+    url = f"{lab_server.base_url}{path}"
+    if how == "wrong token header":
+        status, _ = http("GET", url, token=secrets.token_hex(24))
+    elif how == "wrong token query":
+        status, _ = http("GET", f"{url}?token={secrets.token_hex(24)}")
+    else:
+        status, _ = http("GET", url)
+    assert status == 403, f"GET {path} with {how}: HTTP {status}, expected 403"
+    assert lab_server.api("GET", path)[0] == 200, f"GET {path} with the right token should work"
+
+
+def _listening_sockets(port: int) -> list[tuple[str, str, int]]:
+    """(family, local address in hex, socket inode) of every socket listening on `port`,
+    read from /proc/net/tcp{,6}."""
+    found = []
+    for family in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/net/{family}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            address, port_hex = fields[1].rsplit(":", 1)
+            if fields[3] == "0A" and int(port_hex, 16) == port:   # 0A = LISTEN
+                found.append((family, address, int(fields[9])))
+    return found
+
+
+LOOPBACK = {
+    "tcp": lambda a: a.endswith("7F"),   # 127.x.y.z, little-endian
+    "tcp6": lambda a: a == "00000000000000000000000001000000"                 # ::1
+                      or (a.startswith("0000000000000000FFFF0000") and a.endswith("7F")),
+}
+
+
+def test_server_listens_on_loopback_only(lab_server):
+    if not Path("/proc/net/tcp").exists():
+        pytest.skip("no /proc/net/tcp on this system: cannot inspect listening sockets")
+    sockets = _listening_sockets(lab_server.port)
+    assert sockets, f"nothing listens on port {lab_server.port}"
+    exposed = [(family, address) for family, address, _ in sockets if not LOOPBACK[family](address)]
+    assert not exposed, f"JupyterLab listens beyond loopback on port {lab_server.port}: {exposed}"
+    # ...and those sockets are the server's own
+    own = set()
+    for fd in Path(f"/proc/{lab_server.pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            own.add(int(target[8:-1]))
+    assert {inode for _, _, inode in sockets} <= own, \
+        "the listening socket does not belong to the JupyterLab process under test"
+    # this machine's own non-loopback addresses do not answer on that port
+    try:
+        import psutil
+        addresses = {a.address for nics in psutil.net_if_addrs().values() for a in nics
+                     if a.family == socket.AF_INET and not a.address.startswith("127.")}
+    except ImportError:
+        addresses = set()
+    for address in sorted(addresses):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.settimeout(2)
+            assert probe.connect_ex((address, lab_server.port)) != 0, \
+                f"JupyterLab answers on this machine's address {address}"
+
+
+# ---------------------------------------------------------------- the README's first command
+
+class Boom(Exception):
+    """Stands for any failure while the course's JupyterLab is running."""
+
+
+def _course_environment_is_current(repo: Path) -> str | None:
+    """None when course.py would start JupyterLab at once; else why not. course.py reinstalls
+    .venv/ when pyproject.toml or constraints.txt changed since its stamp (minutes, network),
+    so this test only runs on a current environment -- as it is under `course.py test`."""
+    spec = importlib.util.spec_from_file_location("sagalab_course_script", repo / "course.py")
+    course = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(course)
+    if hasattr(course, "environment_is_current"):
+        current = course.environment_is_current()
+    else:   # the same test as course.ensure_environment()
+        files = b"".join((repo / f).read_bytes() for f in ("pyproject.toml", "constraints.txt"))
+        current = (course.STAMP.exists() and course.PYTHON.exists()
+                   and course.STAMP.read_text().strip() == hashlib.sha256(files).hexdigest())
+    if not current:
+        return ("the course environment .venv/ is not current (course.py would reinstall it "
+                "first); `python3 course.py test` sets it up, then runs this test")
+    return None
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # zombies of the group (already exited) do not count
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(stat[2]) == pgid and stat[0] != "Z":
+                return True
+    return False
+
+
+def test_readme_lab_command_opens_the_course_and_is_stopped_even_on_failure(tmp_path, lab_kit):
+    repo = lab_kit.REPO
+    reason = _course_environment_is_current(repo)
+    if reason:
+        pytest.skip(reason)
+    python3 = shutil.which("python3") or sys.executable
+    port, token = lab_kit.free_port(), secrets.token_hex(24)
+    command = [python3, str(repo / "course.py"), "lab", "--no-browser",
+               "--ServerApp.ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
+               f"--IdentityProvider.token={token}"]
+    lab = lab_kit.LabProcess(command, port, token, lab_kit.isolated_jupyter_env(tmp_path / "home"), repo,
+                     tmp_path / "course-lab.log")
+    with pytest.raises(Boom):
+        with lab:
+            status, body = lab.api("GET", "/api/status")
+            assert status == 200, f"`python3 course.py lab` does not answer: HTTP {status}"
+            assert lab.api("GET", "/lab")[0] == 200, "JupyterLab's page does not load"
+            # what the learner's browser is sent to (jupyter writes it to its runtime dir)
+            opens = [f.read_text() for f in (tmp_path / "home" / "runtime").glob("*file-to-run*open.html")]
+            assert any(f"/lab/tree/notebooks/00_welcome.ipynb?token=" in page for page in opens), (
+                f"the README command does not open /lab/tree/notebooks/00_welcome.ipynb: {opens}")
+            # served from the repository root, so labs/ and solutions/ are reachable from the
+            # file browser and from links in the lessons (not only notebooks/)
+            for path in ("notebooks/00_welcome.ipynb", "labs", "solutions"):
+                if (repo / path).exists():
+                    status = lab.api("GET", f"/api/contents/{path}?content=0")[0]
+                    assert status == 200, (
+                        f"{path} is not reachable in the course's JupyterLab (HTTP {status}): "
+                        f"its root must be the repository; "
+                        f"{[l for l in lab.log_text().splitlines() if 'Serving' in l]}")
+            assert lab_kit.http("GET", f"{lab.base_url}/api/status", token="wrong")[0] == 403
+            raise Boom("a failure while the course's JupyterLab runs")
+    # the with-block stopped it by its process id (SIGTERM to its process group) although the
+    # block failed: course.py and the jupyter lab it started are gone, the port is free
+    assert lab.proc.poll() is not None, "course.py is still running"
+    assert not _group_alive(lab.pid), "a process of `course.py lab` is still running"
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers"
+    assert lab.proc.returncode in (0, -signal.SIGTERM, 128 + signal.SIGTERM, 1), \
+        f"course.py ended with status {lab.proc.returncode}"
