@@ -61,6 +61,9 @@ class Service:
         record = Call(self.name, operation, caller.get(), now())
         self.calls.append(record)
         served = asyncio.create_task(self._serve(record, work), name=f"{self.name}.{operation}")
+        # If the caller stopped waiting, nobody reads the request's error: mark it read, or
+        # asyncio prints "Task exception was never retrieved" at some random later moment.
+        served.add_done_callback(lambda task: task.cancelled() or task.exception())
         return await asyncio.shield(served)
 
     async def _serve(self, record: Call, work: Callable[[], Any]) -> Any:
