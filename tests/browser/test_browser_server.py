@@ -2,7 +2,6 @@
 token required, loopback only, and stopped by process id even when something fails."""
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import secrets
@@ -102,13 +101,7 @@ def _course_environment_is_current(repo: Path) -> str | None:
     spec = importlib.util.spec_from_file_location("sagalab_course_script", repo / "course.py")
     course = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(course)
-    if hasattr(course, "environment_is_current"):
-        current = course.environment_is_current()
-    else:   # the same test as course.ensure_environment()
-        files = b"".join((repo / f).read_bytes() for f in ("pyproject.toml", "constraints.txt"))
-        current = (course.STAMP.exists() and course.PYTHON.exists()
-                   and course.STAMP.read_text().strip() == hashlib.sha256(files).hexdigest())
-    if not current:
+    if not course.environment_is_current():
         return ("the course environment .venv/ is not current (course.py would reinstall it "
                 "first); `python3 course.py test` sets it up, then runs this test")
     return None
