@@ -208,3 +208,178 @@ def topology_figure(edges, *, title: str = "", height: int = 380) -> go.Figure:
                   hovertemplate="%{source.label} → %{target.label}: %{customdata}<extra></extra>")))
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=50 if title else 20, b=10))
     return fig
+
+
+# --- lesson 07: load testing ------------------------------------------------------------------
+
+def load_curves(frame, *, y: str = "done mean", x: str = "rate", by: str = "style",
+                title: str = "", y_title: str | None = None, x_title: str = "requests per second",
+                log_y: bool = True, height: int = 360) -> go.Figure:
+    """One line per value of `by`, `y` against `x`, a marker per load test.
+
+    `frame` is `sagalab.load.table(runs)` (or rows like it). A saturated test has no meaningful
+    latency: it is drawn as an ✕ in its line's colour at the top of the plot, labelled
+    "saturated", with its queue growth in the hover.
+    """
+    import pandas as pd
+
+    frame = pd.DataFrame(frame)
+    stable = frame[frame["status"] != "saturated"]
+    top = float(stable[y].max()) * 1.6 if len(stable) else 1.0
+    fig = go.Figure()
+    for i, (name, part) in enumerate(frame.groupby(by, sort=False)):
+        colour = PALETTE[i % len(PALETTE)]
+        ok = part[part["status"] != "saturated"]
+        fig.add_trace(go.Scatter(x=ok[x], y=ok[y], mode="lines+markers", name=str(name),
+                                 line=dict(color=colour), marker=dict(size=8)))
+        over = part[part["status"] == "saturated"]
+        if len(over):
+            fig.add_trace(go.Scatter(
+                x=over[x], y=[top] * len(over), mode="markers+text", showlegend=False,
+                marker=dict(symbol="x", size=13, color=colour, line=dict(width=2)),
+                text=["saturated"] * len(over), textposition="bottom center",
+                customdata=over["queue growth/s"].round(2),
+                hovertemplate=f"{name}: saturated, backlog grows %{{customdata}} requests/s"
+                              "<extra></extra>"))
+    fig.update_layout(title=title, height=height, plot_bgcolor="white",
+                      margin=dict(l=10, r=10, t=50 if title else 20, b=40),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
+    fig.update_xaxes(title=x_title, gridcolor="#eeeeee")
+    fig.update_yaxes(title=y_title or y, type="log" if log_y else "linear", gridcolor="#eeeeee")
+    return fig
+
+
+def gauge_lines(gauges, *, column: str = "in_system", title: str = "",
+                y_title: str = "requests in the system", until: float | None = None,
+                points: int = 400, log_y: bool = False, height: int = 320) -> go.Figure:
+    """A monitor's view over time: one line per named gauge frame (`LoadRun.gauge`: time,
+    in_system, waiting), up to time `until`, thinned to about `points` samples each so the
+    notebook stays small."""
+    fig = go.Figure()
+    for i, (name, gauge) in enumerate(dict(gauges).items()):
+        if until is not None:
+            gauge = gauge[gauge["time"] <= until]
+        step = max(1, len(gauge) // points)
+        part = gauge.iloc[::step]
+        fig.add_trace(go.Scatter(x=part["time"].round(3), y=part[column], mode="lines",
+                                 name=str(name), line=dict(color=PALETTE[i % len(PALETTE)])))
+    fig.update_layout(title=title, height=height, plot_bgcolor="white",
+                      margin=dict(l=10, r=10, t=50 if title else 20, b=40),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
+    fig.update_xaxes(title="simulated time (s)", rangemode="tozero", gridcolor="#eeeeee")
+    fig.update_yaxes(title=y_title, type="log" if log_y else "linear", gridcolor="#eeeeee")
+    return fig
+
+
+def worst_per_bin(series, *, bin_seconds: float = 1.0, start: float = 0.0,
+                  end: float | None = None, title: str = "", height: int = 320) -> go.Figure:
+    """The worst response time per `bin_seconds` of send time, one line per named
+    (sent, response) pair of arrays, between `start` and `end`: a stall shows as a spike,
+    unless the load generator stopped sending during it."""
+    import numpy as np
+
+    fig = go.Figure()
+    for i, (name, (sent, response)) in enumerate(dict(series).items()):
+        sent, response = np.asarray(sent), np.asarray(response)
+        stop = end if end is not None else float(sent.max())
+        keep = (sent >= start) & (sent < stop)
+        bins = np.floor((sent[keep] - start) / bin_seconds).astype(int)
+        worst = np.zeros(int(np.ceil((stop - start) / bin_seconds)))
+        np.maximum.at(worst, bins, response[keep])
+        fig.add_trace(go.Scatter(x=(start + bin_seconds * np.arange(len(worst))).round(3),
+                                 y=worst.round(4), mode="lines", name=str(name),
+                                 line=dict(shape="hv", color=PALETTE[i % len(PALETTE)])))
+    fig.update_layout(title=title, height=height, plot_bgcolor="white",
+                      margin=dict(l=10, r=10, t=50 if title else 20, b=40),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
+    fig.update_xaxes(title="sent at (simulated s)", gridcolor="#eeeeee")
+    fig.update_yaxes(title=f"worst response time per {bin_seconds:g} s (s)", rangemode="tozero",
+                     gridcolor="#eeeeee")
+    return fig
+
+
+# --- lesson 06: tracing ---------------------------------------------------------------------
+
+def waterfall(spans, *, title: str = "", now: float | None = None,
+              height: int | None = None) -> go.Figure:
+    """A trace as a waterfall: one row per span, parents above their children (tree order,
+    names indented by depth), a bar from start to end coloured by service.
+
+    `spans` is a span-store table (`sagalab.tracing.Tracer.frame()`), usually one trace;
+    rows already in tree order (`sagalab.tracing.tree`) are kept as they are. A failed span has
+    a red outline and a ✗; a span still in flight is hatched up to `now` (a dashed line); a
+    send, which takes no time, is a diamond, any other span that took no time a dot; a link
+    (a span that depends on another without being its child, e.g. the shipment that waited
+    for two events) is a dotted line from the span it links to.
+    """
+    import pandas as pd
+
+    rows = pd.DataFrame(spans)
+    if "depth" not in rows.columns:
+        from sagalab.tracing import tree
+        rows = tree(rows)
+    rows = rows.reset_index(drop=True)
+    horizon = now if now is not None else max(rows.end.max(), rows.start.max())
+    ends = rows.end.fillna(horizon)
+    failed = rows.status == "error"
+    colours = [c for c in PALETTE if c != "#d62728"]     # red is for failures
+    fig = go.Figure()
+    for i, service in enumerate(dict.fromkeys(rows.service)):
+        part = rows[rows.service == service]
+        colour = colours[i % len(colours)]
+        timed = part[(ends[part.index] > part.start) | part.end.isna()]
+        fig.add_trace(go.Bar(
+            y=timed.index, base=timed.start, x=ends[timed.index] - timed.start, orientation="h",
+            name=service, legendgroup=service, width=0.6,
+            marker=dict(color=colour,
+                        line=dict(color=["#d62728" if f else colour for f in failed[timed.index]],
+                                  width=[3 if f else 0.5 for f in failed[timed.index]]),
+                        pattern=dict(shape=["/" if o else "" for o in timed.end.isna()])),
+            customdata=list(zip(timed.name, timed.kind, timed.start, timed.end.fillna(-1),
+                                timed.status, timed.error.fillna(""))),
+            hovertemplate="%{customdata[0]} (%{customdata[1]})<br>%{customdata[2]:.3f} s → "
+                          "%{customdata[3]:.3f} s<br>%{customdata[4]} %{customdata[5]}"
+                          "<extra>" + service + "</extra>"))
+        instant = part.drop(timed.index)
+        if len(instant):
+            fig.add_trace(go.Scatter(
+                y=instant.index, x=instant.start, mode="markers", name=service,
+                legendgroup=service, showlegend=not len(timed),
+                marker=dict(symbol=["diamond" if k == "producer" else "circle"
+                                    for k in instant.kind], size=11, color=colour,
+                            line=dict(color=["#d62728" if f else "#333333"
+                                             for f in failed[instant.index]],
+                                      width=[3 if f else 1 for f in failed[instant.index]])),
+                customdata=list(zip(instant.name, instant.kind, instant.status,
+                                    instant.error.fillna(""))),
+                hovertemplate="%{customdata[0]} (%{customdata[1]})<br>t = %{x:.3f} s"
+                              "<br>%{customdata[2]} %{customdata[3]}<extra>" + service
+                              + "</extra>"))
+    row_of = dict(zip(rows.span_id, rows.index))
+    xs, ys = [], []
+    for i, links in zip(rows.index, rows.links):
+        for link in links:
+            if link in row_of:
+                j = row_of[link]
+                xs += [ends[j], rows.start[i], None]
+                ys += [j, i, None]
+    if xs:
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name="link", hoverinfo="skip",
+                                 line=dict(color="#555555", width=1.5, dash="dot")))
+    if now is not None:
+        fig.add_vline(x=now, line=dict(color="#d62728", dash="dash"),
+                      annotation_text=f"now: {now:g} s", annotation_position="bottom right")
+    # Span names as left-aligned labels in the margin, indented by depth (tick labels are
+    # right-aligned, which would hide the indentation).
+    margin = 250
+    for i, (depth, name, bad) in enumerate(zip(rows.depth, rows.name, failed)):
+        fig.add_annotation(xref="paper", yref="y", x=0, y=i, xanchor="left", showarrow=False,
+                           xshift=-margin + 6 + 14 * depth, text=name + (" ✗" if bad else ""),
+                           font=dict(size=11, color="#d62728" if bad else "#333333"))
+    fig.update_layout(title=title, barmode="overlay", plot_bgcolor="white",
+                      height=height or min(1000, 130 + 24 * len(rows)),
+                      margin=dict(l=margin, r=10, t=60 if title else 30, b=40),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0))
+    fig.update_xaxes(title="simulated time (s)", gridcolor="#eeeeee")
+    fig.update_yaxes(showticklabels=False, autorange="reversed")
+    return fig
