@@ -283,6 +283,15 @@ class Bus:
                 sub._waiter.set_result(None)
                 sub._waiter = None
 
+    async def outage(self, group: str, start: float, end: float) -> None:
+        """Take `group` down from `start` to `end` seconds from now: pause, wait, resume.
+        Run it beside the traffic: `asyncio.create_task(bus.outage("Email", 10, 30))`."""
+        self._members(group)               # an unknown group fails now, not `start` s later
+        await asyncio.sleep(start)
+        self.pause(group)
+        await asyncio.sleep(end - start)
+        self.resume(group)
+
     def _members(self, group: str) -> list[Subscription]:
         members = [s for s in self.subscriptions if s.group == group]
         if not members:

@@ -634,13 +634,7 @@ async def order_trial(n: int = 20, *, declined: float = 0.0, stock: Mapping[str,
             faults.attach(flow.payments)
             faults.attach(flow.inventory)
 
-        async def outage(group, start, end):
-            await asyncio.sleep(start)
-            bus.pause(group)
-            await asyncio.sleep(end - start)
-            bus.resume(group)
-
-        windows = [asyncio.create_task(outage(*o)) for o in outages]
+        windows = [asyncio.create_task(bus.outage(*o)) for o in outages]
         for order in orders:
             await flow.orders.place_order(**order)
             await asyncio.sleep(every)

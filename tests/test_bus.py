@@ -175,6 +175,27 @@ def test_a_paused_group_builds_a_backlog_and_catches_up_on_resume():
     assert depth[depth.group == "down"].backlog.max() == 6
 
 
+def test_outage_takes_a_group_down_for_a_window_only():
+    async def scenario(bus):
+        handled = []
+
+        async def handler(event):
+            handled.append((event.payload["n"], now()))
+        bus.subscribe("T", handler, group="mail")
+        with pytest.raises(KeyError, match="no subscription in group 'nobody'"):
+            await bus.outage("nobody", 1, 2)          # refused at once, not a second later
+        window = asyncio.create_task(bus.outage("mail", 2.5, 5.5))
+        for n in range(8):
+            await bus.publish("T", {"n": n})
+            await asyncio.sleep(1)
+        await window
+        await bus.drain()
+        return handled
+    _, handled = on_bus(scenario)
+    # events 3, 4 and 5 arrive while the group is down and are handled at t = 5.5, in order
+    assert handled == [(0, 0), (1, 1), (2, 2), (3, 5.5), (4, 5.5), (5, 5.5), (6, 6), (7, 7)]
+
+
 def test_non_async_handlers_are_refused_at_subscribe_time():
     async def scenario(bus):
         def plain(event):

@@ -15,13 +15,7 @@ async def choreographed(n=10, every=1.0, consumers=1, stock=None, outage=None):
     async with Bus() as bus:
         flow = order_flow(bus, consumers=consumers, stock=stock)
 
-        async def down_then_up(group, down_at, up_at):
-            await asyncio.sleep(down_at)
-            bus.pause(group)
-            await asyncio.sleep(up_at - down_at)
-            bus.resume(group)
-
-        tasks = [asyncio.create_task(down_then_up(*outage))] if outage else []
+        tasks = [asyncio.create_task(bus.outage(*outage))] if outage else []
         for order in sample_orders(n):
             tasks.append(asyncio.create_task(flow.orders.place_order(**order)))
             await asyncio.sleep(every)

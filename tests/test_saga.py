@@ -319,12 +319,7 @@ async def orders(n, *, stock=None, declined=(), duplicates=None, pause=None):
             from sagalab.saga import late_duplicates
             bus.use(late_duplicates(bus, duplicates))
 
-        async def down(group, start, end):
-            await asyncio.sleep(start)
-            bus.pause(group)
-            await asyncio.sleep(end - start)
-            bus.resume(group)
-        tasks = [asyncio.create_task(down(*pause))] if pause else []
+        tasks = [asyncio.create_task(bus.outage(*pause))] if pause else []
         for order in sample_orders(n):
             await flow.orders.place_order(**order)
             await asyncio.sleep(0.1)
