@@ -157,9 +157,19 @@ class _TimerHandle(events.TimerHandle):
     __slots__ = ()
 
     def __init__(self, when, callback, args, loop, context=None):
-        _Handle.__init__(self, callback, args, loop, context)
+        # _Handle.__init__ inlined: one Python call less for every timer (every sleep)
+        self._context = contextvars.copy_context() if context is None else context
+        self._loop = loop
+        self._callback = callback
+        self._args = args
+        self._cancelled = False
+        self._repr = None
+        self._source_traceback = None
         self._when = when
         self._scheduled = False
+
+    def __lt__(self, other):   # the heap compares timers a lot; only timers are ever in it
+        return self._when < other._when
 
 
 def task_label(task: asyncio.Task) -> str:
