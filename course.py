@@ -49,7 +49,12 @@ def ensure_environment() -> None:
     wanted = wanted_stamp()
     if not PYTHON.exists():
         say(f"creating a virtual environment in {VENV.name}/")
-        venv.EnvBuilder(with_pip=True, clear=False).create(VENV)
+        try:
+            venv.EnvBuilder(with_pip=True, clear=False).create(VENV)
+        except (OSError, subprocess.CalledProcessError) as error:
+            # Debian and Ubuntu ship venv's pip bootstrap separately
+            sys.exit(f"could not create {VENV.name}/ ({error}).\nOn Debian or Ubuntu: "
+                     f"sudo apt-get install python3-venv, then run this command again.")
     say("installing the course and its dependencies (first time: a few minutes)")
     pip = [str(PYTHON), "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run(pip + ["install", "--upgrade", "pip"], check=True)
