@@ -215,17 +215,19 @@ class LabProcess:
         except OSError:
             return ""
 
-    def shutdown_kernels(self, keep: set[str] = frozenset()) -> None:
+    def shutdown_kernels(self, only: set[str] | None = None) -> None:
         """Delete sessions and kernels through the REST API (best effort): all of them, or,
-        when `keep` names notebook paths, every session except theirs."""
+        when `only` names notebook paths, just those notebooks' sessions.
+
+        Never "everything but these": a notebook page that is still booting can hold a
+        session the keep-list does not match, and deleting it kills that notebook's kernel
+        before its Run All (seen in CI: a page opened ahead lost its kernel 2 s after start)."""
         try:
             status, sessions = self.api("GET", "/api/sessions")
             for session in (sessions or []) if status == 200 else []:
-                if session.get("path") not in keep:
+                if only is None or session.get("path") in only:
                     self.api("DELETE", f"/api/sessions/{session['id']}", timeout=15)
-            if keep:
-                # a kernel whose session is still being created has no session record yet:
-                # deleting "orphan" kernels now could kill the kept notebook's kernel
+            if only is not None:
                 return
             status, kernels = self.api("GET", "/api/kernels")
             for kernel in (kernels or []) if status == 200 else []:

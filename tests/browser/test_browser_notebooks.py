@@ -294,14 +294,16 @@ class PageOpener:
         return opened
 
     def take(self, rel: str) -> OpenedPage:
-        """The page for rel (opened ahead if it was); every other session is shut down."""
+        """The page for rel (opened ahead if it was); pages opened ahead of it are closed and
+        their sessions shut down (they are only there when a test was deselected)."""
         mine = next((p for p in self.ahead if p.rel == rel), None)
-        if mine:   # pages opened ahead of rel are not needed any more
-            for page in self.ahead[:self.ahead.index(mine) + 1]:
-                if page is not mine:
-                    page.context.close()
+        if mine:
+            skipped = [p for p in self.ahead[:self.ahead.index(mine)]]
+            for page in skipped:
+                page.context.close()
             self.ahead = self.ahead[self.ahead.index(mine) + 1:]
-        self.server.shutdown_kernels(keep={p.rel for p in self.ahead} | ({rel} if mine else set()))
+            if skipped:
+                self.server.shutdown_kernels(only={p.rel for p in skipped})
         return mine or self.open(rel)
 
     def open_next(self, rel: str) -> None:
@@ -322,7 +324,7 @@ class PageOpener:
 
     def done_with(self, opened: OpenedPage) -> None:
         opened.context.close()
-        self.server.shutdown_kernels(keep={p.rel for p in self.ahead})
+        self.server.shutdown_kernels(only={opened.rel})
 
     def close(self) -> None:
         for page in self.ahead:
