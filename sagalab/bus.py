@@ -13,11 +13,13 @@ import inspect
 import itertools
 import zlib
 from types import MappingProxyType
-from typing import Any, Awaitable, Callable, Iterable, Mapping, NamedTuple
+from typing import Any, Awaitable, Callable, Iterable, Iterator, Mapping, NamedTuple
 
 import pandas as pd
 
 from sagalab import runtime
+
+_new_envelope = tuple.__new__   # Envelope(...) minus a Python-level __new__ call: the hot path
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})   # shared by every envelope without headers
 
@@ -101,6 +103,16 @@ def _chain(sub: Subscription, middleware: list[Middleware]) -> Handler:
     return call
 
 
+def _event_ids(batch: int = 512) -> Iterator[str]:
+    """"evt-0001", "evt-0002", ... without end. Formatted `batch` at a time by one `%` and one
+    split(): one at a time, formatting ids was the largest single cost of publish()
+    (benchmarks/bus_throughput.py)."""
+    template = "evt-%04d " * batch
+    return itertools.chain.from_iterable(
+        map(lambda start: (template % tuple(range(start, start + batch))).split(),
+            itertools.count(1, batch)))
+
+
 def _partition(key: str, members: int) -> int:
     # A stable hash (str's hash() changes per process), so a key lands on the same member on
     # every run: Kafka's key -> partition rule.
@@ -136,13 +148,13 @@ class Bus:
             self._t0 = self._loop.time() - runtime.now()
         except RuntimeError:   # plain asyncio, outside a sagalab run: count from now
             self._t0 = self._loop.time()
-        self._ids = itertools.count(1)
+        self._next_id = _event_ids().__next__
+        self._clock = self._loop.time
         self.log: list[Envelope] = []          # append-only: every event ever published
         self.failures: list[Failure] = []
         self.subscriptions: list[Subscription] = []
         self._routes: dict[str, list[list[Subscription]]] = {}  # topic -> members of each group
         self._middleware: list[Middleware] = []
-        self._pending = 0          # envelopes queued or being handled, over all subscriptions
         self._idle: asyncio.Future | None = None   # what drain() waits on
         self._closed = False
 
@@ -209,15 +221,19 @@ class Bus:
         consumer = _consumer.get()
         if consumer is not None:
             source, caused_by = source or consumer.group, consumer.current.id
-        now = self._loop.time() - self._t0
-        env = Envelope(f"evt-{next(self._ids):04d}", topic, key, now, payload or EMPTY,
-                       headers or EMPTY, source, caused_by)
+        now = self._clock() - self._t0
+        env = _new_envelope(Envelope, (self._next_id(), topic, key, now, payload or EMPTY,
+                                       headers or EMPTY, source, caused_by))
         self.log.append(env)
         for members in self._routes.get(topic, ()):
-            if len(members) == 1:
-                self._put(members[0], env, now)
-            else:   # competing members: the key picks one (no key: the event id spreads them)
-                self._put(members[_partition(key or env.id, len(members))], env, now)
+            # one member: it; competing members: the key picks one (no key: the event id)
+            sub = members[0] if len(members) == 1 else members[
+                _partition(key or env.id, len(members))]
+            sub.received.append(env)       # _put(), inlined: this is the hottest loop there is
+            sub.arrivals.append(now)
+            if sub._waiter is not None:
+                sub._waiter.set_result(None)
+                sub._waiter = None
         return env
 
     def enqueue(self, sub: Subscription, env: Envelope) -> None:
@@ -229,7 +245,6 @@ class Bus:
     def _put(self, sub: Subscription, env: Envelope, now: float) -> None:
         sub.received.append(env)
         sub.arrivals.append(now)
-        self._pending += 1
         if sub._waiter is not None:        # its worker is asleep: wake it
             sub._waiter.set_result(None)
             sub._waiter = None
@@ -237,37 +252,44 @@ class Bus:
     async def _work(self, sub: Subscription) -> None:
         """A subscription's worker: take the next envelope, await the handler, record, repeat."""
         _consumer.set(sub)                 # this task's context: publish() finds `sub` here
-        received, clock, t0 = sub.received, self._loop.time, self._t0
+        received, clock, t0 = sub.received, self._clock, self._t0
         started, finished = sub.started.append, sub.finished.append
+        last = None                        # when the previous handler finished, if no wait since
+        i = sub.offset                     # only this worker moves it
         while True:
-            i = sub.offset
             if i == len(received) or sub.paused:
+                if self._idle is not None and self._all_handled():
+                    self._idle.set_result(None)      # wake drain()
+                    self._idle = None
                 sub._waiter = self._loop.create_future()
                 await sub._waiter
+                last = None
                 continue
             env = sub.current = received[i]
-            started(clock() - t0)
+            # Taking the next envelope straight after the last one costs no time worth a
+            # clock read: it starts when the previous one finished.
+            started(clock() - t0 if last is None else last)
             try:
                 await sub._call(env)
             except Exception as exc:       # recorded, not raised: the subscription goes on
                 sub.errors[i] = error = f"{type(exc).__name__}: {exc}"
                 self.failures.append(Failure(env.id, env.topic, env.key, sub.name,
                                              clock() - t0, error))
-            finished(clock() - t0)
-            sub.offset = i + 1
-            self._pending -= 1
-            if not self._pending and self._idle is not None:
-                self._idle.set_result(None)
-                self._idle = None
+            finished(last := clock() - t0)
+            i = sub.offset = i + 1
 
     # -- control ----------------------------------------------------------------------------------
     async def drain(self) -> None:
         """Return once every queue is empty and no handler is running, counting the events
         handlers publish meanwhile. A paused subscription with a backlog keeps it waiting."""
-        while self._pending:
+        while not self._all_handled():
             if self._idle is None:
                 self._idle = self._loop.create_future()
             await asyncio.shield(self._idle)
+
+    def _all_handled(self) -> bool:
+        # Checked when a worker runs out of work, not per event: the hot path keeps no count.
+        return all(len(sub.received) == sub.offset for sub in self.subscriptions)
 
     def pause(self, group: str) -> None:
         """Stop a group's workers taking events, as if the service were down. Its queues

@@ -350,3 +350,25 @@ def test_reports_and_determinism():
     assert edges.published.tolist() == [10, 10] and edges.received.tolist() == [10, 10]
     runs = deliveries(first)
     assert len(runs) == 20 and (runs.waited >= 0).all() and (runs.took >= 0).all()
+
+
+def test_ids_stay_sequential_past_a_formatting_batch_and_times_are_exact():
+    # ids are formatted in batches of 512; a handled event's start is the previous one's end
+    # unless its worker had to wait for it
+    async def scenario(bus):
+        async def handler(event):
+            await asyncio.sleep(1 if event.payload["n"] < 3 else 0)
+        bus.subscribe("T", handler)
+        for n in range(1100):
+            await bus.publish("T", {"n": n})
+        await bus.drain()
+        await asyncio.sleep(10)
+        await bus.publish("T", {"n": 0})
+        await bus.drain()
+    bus, _ = on_bus(scenario)
+    assert [env.id for env in bus.log] == [f"evt-{n:04d}" for n in range(1, 1102)]
+    runs = deliveries(bus)
+    assert runs.started.tolist()[:4] == [0.0, 1.0, 2.0, 3.0]
+    assert runs.finished.tolist()[:4] == [1.0, 2.0, 3.0, 3.0]
+    last = runs.iloc[-1]
+    assert (last.arrived, last.started, last.finished) == (13.0, 13.0, 14.0)
