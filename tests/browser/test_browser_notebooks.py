@@ -3,11 +3,15 @@ and checked the way a learner sees it: no error output, every plotly figure draw
 widget drawn (and a slider that drives a figure really redraws it), no error dialog.
 A full-page screenshot of each notebook is saved under tests/browser/screenshots/.
 
-Each notebook gets a fresh browser context and a fresh JupyterLab workspace. To stay within
-the time budget, the next notebook's page is opened (JupyterLab boots, its kernel starts)
-while the current notebook runs; the two never share a context, a workspace or a kernel."""
+Booting JupyterLab costs a page about 6 s of CPU, and this machine has two cores, so notebooks
+do not each get a new page. Two pages ("lanes"), each its own browser context with a fresh
+JupyterLab workspace, take the notebooks in turn, as a learner's one JupyterLab window would:
+the previous notebook's panel is closed and its kernel shut down, then the next is opened. While
+one lane's notebook runs, the other lane opens the next notebook; a lane whose notebook failed
+is replaced by a new context and a freshly booted page."""
 from __future__ import annotations
 
+import io
 import json
 import secrets
 import time
@@ -20,12 +24,14 @@ PLOTLY = "application/vnd.plotly.v1+json"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 OPEN_TIMEOUT = 60.0   # s, page load until the notebook's kernel is connected and idle
 RUN_TIMEOUT = 120.0   # s, Run All until done (a lesson should need < 20 s)
-AHEAD = 2             # notebooks whose pages open while the current one runs
+LANES = 2             # JupyterLab pages taking the notebooks in turn
+AHEAD = LANES - 1     # notebooks opening while the current one runs
 STALL = 10.0          # s with the kernel idle, cells still queued and nothing changing: a hang
 DRAW_TIMEOUT = 20.0   # s, after the run, for figures and widgets to draw
 WIDTH, HEIGHT = 1280, 900
-MAX_SHOT_HEIGHT = 60000   # px; JPEG allows 65535
-SHOT_FORMAT = {"type": "jpeg", "quality": 80}   # PNG costs ~1 s more per notebook to encode
+MAX_SHOT_HEIGHT = 65000   # px; JPEG allows 65535
+SHOT_CHUNK = 4000         # px, viewport height while photographing (see full_page_screenshot)
+SHOT_QUALITY = 80         # JPEG; PNG costs ~1 s more per notebook to encode
 
 # ---------------------------------------------------------------- JavaScript run in the page
 # JupyterLab runs with expose_app_in_browser, so window.jupyterapp is the application. Nothing
@@ -75,7 +81,9 @@ RUN_ALL = f"""
 """
 
 STATE = f"""
-(path) => {{
+([path, light]) => {{
+  // light: what watching Run All needs, polled often while the kernel works, so it leaves
+  // out what costs the page most (walking every widget and plot, the text of the notebook)
   const panel = ({FIND_PANEL})(path);
   const q = (sel, root) => Array.from((root || document).querySelectorAll(sel));
   const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
@@ -91,7 +99,7 @@ STATE = f"""
       const mimes = Object.keys(o.data || {{}});
       outputs.push({{type: o.output_type, mimes: mimes, ename: o.ename, evalue: o.evalue}});
       // a widget view's output node carries no data-mime-type: reach it through the output area
-      if (mimes.includes('{WIDGET_VIEW}') && i < children.length) {{
+      if (!light && mimes.includes('{WIDGET_VIEW}') && i < children.length) {{
         const el = children[i].node;
         el.setAttribute('data-sagalab-widget-output', String(widgetOutputs.length));
         widgetOutputs.push({{
@@ -110,10 +118,10 @@ STATE = f"""
                 prompt: (cell.node.querySelector('.jp-InputArea-prompt') || {{}}).textContent || ''}});
   }});
   // plotly's mime renderer draws into .js-plotly-plot; its HTML renderers into .plotly-graph-div
-  const plots = q('.js-plotly-plot, .plotly-graph-div');
+  const plots = light ? [] : q('.js-plotly-plot, .plotly-graph-div');
   // textContent, not innerText: cells off screen are not rendered (content-visibility), and
   // innerText leaves their text out
-  const text = panel.node.textContent;
+  const text = light ? '' : panel.node.textContent;
   return {{
     runAll: window.__sagalabRunAll || null,
     kernel: kernel ? kernel.status : 'none',
@@ -154,14 +162,40 @@ SLIDER_STATE = """
 }
 """
 
-NOTEBOOK_SIZE = """
-() => {
-  const outer = document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer');
-  const inner = document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-inner');
-  if (outer) outer.scrollTop = 0;   // shoot from the notebook's first cell
-  return outer && inner ? {visible: outer.clientHeight, content: inner.getBoundingClientRect().height}
-                        : {visible: 0, content: 0};
+SCROLL = """
+(y) => {
+  // scroll the notebook to y (null: stay) and say where it is: the scroll area's position on
+  // the page, its height, how far it is scrolled, and where the last cell ends
+  const outer = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer');
+  if (!outer) return null;
+  if (y !== null) outer.scrollTop = y;
+  const box = outer.getBoundingClientRect();
+  const cells = outer.querySelectorAll('.jp-Cell');
+  const last = cells.length ? cells[cells.length - 1].getBoundingClientRect().bottom : box.top;
+  return {top: box.top, height: outer.clientHeight, scroll: outer.scrollTop,
+          end: last - box.top + outer.scrollTop, page: document.documentElement.clientHeight};
 }
+"""
+
+NEXT_FRAME = "() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))"
+
+CLOSE_NOTEBOOKS = """
+() => {
+  // close every document without the "save changes?" dialog: the test never saves
+  const app = window.jupyterapp;
+  for (const widget of Array.from(app.shell.widgets('main'))) {
+    if (widget.context) widget.context.model.dirty = false;
+    widget.dispose();
+  }
+}
+"""
+
+OPEN_NOTEBOOK = f"""
+(path) => {{
+  ({CLOSE_NOTEBOOKS})();
+  window.__sagalabRunAll = null;
+  window.jupyterapp.commands.execute('docmanager:open', {{path: path}});
+}}
 """
 
 
@@ -179,11 +213,13 @@ def stored_outputs(path: Path) -> dict:
     return counts
 
 
-def poll(page, script: str, arg, until, timeout: float, interval: float = 0.2):
+def poll(page, script: str, arg, until, timeout: float, interval: float = 0.2, tick=None):
     """Evaluate script(arg) in the page until until(result) holds or time is up; return the
-    last result."""
+    last result. tick(), if given, is called between two tries."""
     deadline = time.monotonic() + timeout
     while True:
+        if tick is not None:
+            tick()
         try:
             result = page.evaluate(script, arg)
         except Exception as error:   # the page is still loading or navigating: ask again
@@ -235,33 +271,72 @@ def pending_summary(state: dict) -> str:
             f"showing [*] (first: {queued[:2]}), {len(never)} cell(s) never ran (first: {never[:2]})")
 
 
-def full_page_screenshot(page, path: Path) -> str:
-    """JupyterLab scrolls inside its own panel (the page itself never scrolls), so a full-page
-    screenshot means: make the viewport as tall as the notebook, let it lay out, then shoot.
-    Cells off screen only have estimated heights until laid out: aim high, grow if needed."""
-    height = page.viewport_size["height"]
-    for overshoot in (1.2, 1.0, 1.0):
-        size = page.evaluate(NOTEBOOK_SIZE)
-        wanted = int(size["content"] * overshoot + height - size["visible"] + 40)
-        wanted = min(MAX_SHOT_HEIGHT, max(HEIGHT, wanted))
-        if wanted <= height:
+def full_page_screenshot(page, path: Path, tick=None) -> str:
+    """The whole notebook in one image. JupyterLab scrolls inside its own panel (the page never
+    scrolls), so Playwright's full_page sees one screen. Making the viewport as tall as the
+    notebook works, but headless Chromium's cost grows faster than the viewport (a 40,000 px one
+    took 7 s of CPU, a 20,000 px one 1.5 s), so: a SHOT_CHUNK px viewport, the notebook scrolled
+    one screen at a time, one shot per screen, stitched with Pillow. Cells below the fold have
+    estimated heights until they are laid out, so where the notebook ends is asked anew at
+    every step. tick(), if given, is called after every shot."""
+    from PIL import Image
+
+    def shoot(clip: dict) -> Image.Image:
+        return Image.open(io.BytesIO(page.screenshot(type="jpeg", quality=95, clip=clip)))
+
+    page.set_viewport_size({"width": WIDTH, "height": SHOT_CHUNK})
+    page.evaluate(NEXT_FRAME)
+    where = page.evaluate(SCROLL, 0)
+    page.evaluate(NEXT_FRAME)
+    frame = shoot({"x": 0, "y": 0, "width": WIDTH, "height": where["page"]})   # menus, toolbar
+    top = int(where["top"])
+    pieces = []
+    while True:
+        where = page.evaluate(SCROLL, None)
+        pieces.append((where["scroll"], shoot({"x": 0, "y": top, "width": WIDTH,
+                                               "height": where["height"]})))
+        if tick is not None:
+            tick()
+        bottom = where["scroll"] + where["height"]
+        if bottom >= where["end"] + 40 or top + bottom >= MAX_SHOT_HEIGHT:
             break
-        height = wanted
-        page.set_viewport_size({"width": WIDTH, "height": height})
-        page.wait_for_timeout(250)
-    page.evaluate(NOTEBOOK_SIZE)
-    page.screenshot(path=str(path), full_page=True, **SHOT_FORMAT)
-    return str(path) + ("" if height < MAX_SHOT_HEIGHT else f" (cut at {MAX_SHOT_HEIGHT} px)")
+        page.evaluate(SCROLL, bottom)
+        page.evaluate(NEXT_FRAME)
+    status_bar = where["page"] - (top + where["height"])
+    length = min(int(where["end"]) + 40, MAX_SHOT_HEIGHT - top - status_bar)
+    image = Image.new("RGB", (WIDTH, top + length + status_bar), "white")
+    image.paste(frame.crop((0, 0, WIDTH, top)), (0, 0))
+    for scroll, piece in pieces:
+        image.paste(piece, (0, top + int(scroll)))
+    image.paste(frame.crop((0, where["page"] - status_bar, WIDTH, where["page"])),
+                (0, top + length))
+    image.save(path, "JPEG", quality=SHOT_QUALITY)
+    cut = int(where["end"]) + 40 > length
+    return (f"{path} ({image.height} px, {len(pieces)} screens)"
+            + (f" (cut at {MAX_SHOT_HEIGHT} px)" if cut else ""))
+
+
+@dataclass
+class Lane:
+    """A browser context with one JupyterLab page, which takes one notebook after another."""
+    context: object
+    page: object
+    current: "OpenedPage | None" = None   # the notebook it holds now
+    booted: bool = False                  # JupyterLab loaded: open the next through its commands
+    healthy: bool = True                  # its last notebook ended cleanly (else: replace it)
 
 
 @dataclass
 class OpenedPage:
     rel: str
-    context: object
-    page: object
+    lane: Lane
     opened_at: float
     run_started_at: float | None = None
     errors: list = field(default_factory=list)
+
+    @property
+    def page(self):
+        return self.lane.page
 
     def status(self) -> str:
         return self.page.evaluate(OPEN_STATUS, self.rel)
@@ -272,45 +347,65 @@ class OpenedPage:
 
 
 class PageOpener:
-    """Opens each notebook in a fresh browser context and a fresh JupyterLab workspace.
+    """Opens each notebook in a JupyterLab page of its own lane (see the module docstring).
 
-    Pipelining, to keep within the time budget: while notebook N runs, the pages of the next
-    AHEAD notebooks are opened (JupyterLab boots, their kernels start); once N has finished
-    running, N+1's Run All is started, so it runs while N is checked and photographed. Only
-    one notebook runs at a time; they never share a context, a workspace or a kernel."""
+    Pipelining, to keep within the time budget: while notebook N runs, the next AHEAD notebooks
+    are opened in the other lanes (their kernels start); once N's checks are done, N+1's Run All
+    is started, so it runs while N is photographed. Not earlier: with N+1 running beside it, N's
+    slider round trip took 8 to 15 s instead of 0.5. A page holds one notebook at a time."""
 
     def __init__(self, browser, server, order: list[str]):
         self.browser, self.server, self.order = browser, server, order
+        self.lanes: list[Lane] = []
         self.ahead: list[OpenedPage] = []
+        self.boots = 0
+
+    def _lane(self) -> Lane:
+        lane = next((lane for lane in self.lanes if lane.current is None), None)
+        if lane is not None and lane.healthy:
+            return lane
+        if lane is not None:              # its last notebook failed: start from scratch
+            self.lanes.remove(lane)
+            lane.context.close()
+        elif len(self.lanes) >= LANES:
+            raise RuntimeError(f"all {LANES} JupyterLab pages are busy")
+        context = self.browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
+        lane = Lane(context, context.new_page())
+        lane.page.on("pageerror",
+                     lambda error: lane.current and lane.current.errors.append(str(error)))
+        self.lanes.append(lane)
+        return lane
 
     def open(self, rel: str) -> OpenedPage:
-        context = self.browser.new_context(viewport={"width": WIDTH, "height": HEIGHT})
-        page = context.new_page()
-        opened = OpenedPage(rel, context, page, time.monotonic())
-        page.on("pageerror", lambda error: opened.errors.append(str(error)))
-        workspace = f"sagalab-test-{Path(rel).stem}-{secrets.token_hex(4)}"
-        page.goto(f"{self.server.base_url}/lab/workspaces/{workspace}/tree/{rel}"
-                  f"?reset&token={self.server.token}", wait_until="commit")
+        lane = self._lane()
+        opened = lane.current = OpenedPage(rel, lane, time.monotonic())
+        if lane.booted:
+            lane.page.evaluate(OPEN_NOTEBOOK, rel)
+        else:
+            workspace = f"sagalab-test-{len(self.lanes)}-{secrets.token_hex(4)}"
+            lane.page.goto(f"{self.server.base_url}/lab/workspaces/{workspace}/tree/{rel}"
+                           f"?reset&token={self.server.token}", wait_until="commit")
+            lane.booted = True
+            self.boots += 1
         return opened
 
     def take(self, rel: str) -> OpenedPage:
-        """The page for rel (opened ahead if it was); pages opened ahead of it are closed and
-        their sessions shut down (they are only there when a test was deselected)."""
+        """The page for rel (opened ahead if it was); pages opened ahead of it are let go
+        (they are only there when a test was deselected)."""
         mine = next((p for p in self.ahead if p.rel == rel), None)
         if mine:
-            skipped = [p for p in self.ahead[:self.ahead.index(mine)]]
-            for page in skipped:
-                page.context.close()
+            skipped = self.ahead[:self.ahead.index(mine)]
             self.ahead = self.ahead[self.ahead.index(mine) + 1:]
-            if skipped:
-                self.server.shutdown_kernels(only={p.rel for p in skipped})
+            for page in skipped:
+                self.done_with(page, healthy=False)
         return mine or self.open(rel)
 
     def open_next(self, rel: str) -> None:
-        """Make sure the AHEAD notebooks after rel are opening."""
+        """Make sure the AHEAD notebooks after rel are opening, as far as pages are free."""
         i = self.order.index(rel) + 1 if rel in self.order else len(self.order)
         for nxt in self.order[i:i + AHEAD]:
-            if all(p.rel != nxt for p in self.ahead):
+            free = len(self.lanes) < LANES or any(lane.current is None for lane in self.lanes)
+            if free and all(p.rel != nxt for p in self.ahead):
                 self.ahead.append(self.open(nxt))
 
     def run_next(self) -> None:
@@ -322,18 +417,27 @@ class PageOpener:
             except Exception:   # its own test will report what is wrong with it
                 pass
 
-    def done_with(self, opened: OpenedPage) -> None:
-        opened.context.close()
+    def done_with(self, opened: OpenedPage, healthy: bool) -> None:
+        """Close the notebook's panel, shut its kernel down, free its lane for the next one."""
+        lane = opened.lane
+        try:
+            lane.page.evaluate(CLOSE_NOTEBOOKS)
+            lane.page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
+        except Exception:
+            healthy = False
+        lane.current, lane.healthy = None, healthy
         self.server.shutdown_kernels(only={opened.rel})
+        if self.ahead:   # the lane is free: the notebook after those already open can open
+            self.open_next(self.ahead[-1].rel)
 
     def close(self) -> None:
-        for page in self.ahead:
-            page.context.close()
-        self.ahead = []
+        for lane in self.lanes:
+            lane.context.close()
+        self.lanes, self.ahead = [], []
 
 
 @pytest.fixture(scope="module")
-def pages(request, browser, lab_server, lab_root):
+def pages(request, browser, lab_server, lab_root, browser_report):
     order = [item.callspec.params["notebook"].relative_to(lab_root).as_posix()
              for item in request.session.items
              if hasattr(item, "callspec") and "notebook" in item.callspec.params]
@@ -342,6 +446,8 @@ def pages(request, browser, lab_server, lab_root):
         yield opener
     finally:
         opener.close()
+        browser_report.append(f"JupyterLab pages booted: {opener.boots} for {len(order)} "
+                              f"notebook(s), in {LANES} lanes")
 
 
 # ---------------------------------------------------------------- the test
@@ -351,7 +457,7 @@ def test_notebook_runs_and_renders_in_jupyterlab(notebook: Path, lab_root, scree
     """`notebook` is parametrized over notebooks/*.ipynb by conftest.pytest_generate_tests."""
     rel = notebook.relative_to(lab_root).as_posix()
     expected = stored_outputs(notebook)
-    shot = screenshots_dir / f"{notebook.stem}.{SHOT_FORMAT['type'].replace('jpeg', 'jpg')}"
+    shot = screenshots_dir / f"{notebook.stem}.jpg"
     log_size = lab_server.log_path.stat().st_size
 
     t0 = time.monotonic()
@@ -361,6 +467,7 @@ def test_notebook_runs_and_renders_in_jupyterlab(notebook: Path, lab_root, scree
     state = None
     shot_note = "(no screenshot)"
     notes = []
+    completed = False
     try:
         if opened.run_started_at is None:
             status = poll(page, OPEN_STATUS, rel, lambda s: s == "ready" or s.startswith("dialog"),
@@ -378,10 +485,9 @@ def test_notebook_runs_and_renders_in_jupyterlab(notebook: Path, lab_root, scree
                          f"during the previous notebook")
         pages.open_next(rel)   # the next notebook boots while this one runs
 
-        state = poll(page, STATE, rel, StallWatch(), RUN_TIMEOUT)
+        state = poll(page, STATE, [rel, True], StallWatch(), RUN_TIMEOUT)
         if state["runAll"] and state["runAll"].get("seconds") is not None:
             times["run"] = state["runAll"]["seconds"]
-        pages.run_next()       # ... and runs while this one is checked and photographed
         assert not state["dialogs"], f"{rel}: JupyterLab shows a dialog: {state['dialogs']}"
         assert not unexpected_errors(state), (
             f"{rel}: error output under Run All (cell index, exception, message): "
@@ -402,7 +508,7 @@ def test_notebook_runs_and_renders_in_jupyterlab(notebook: Path, lab_root, scree
                     and all(w["drawn"] for w in s["widgetOutputs"])
                     and not s["loadingWidget"])
 
-        state = poll(page, STATE, rel, drawn, DRAW_TIMEOUT)
+        state = poll(page, STATE, [rel, False], drawn, DRAW_TIMEOUT)
 
         # a slider that drives a figure must redraw it: a round trip through the kernel
         if page.evaluate(SLIDER_FIGURE) is not None:
@@ -419,18 +525,20 @@ def test_notebook_runs_and_renders_in_jupyterlab(notebook: Path, lab_root, scree
             assert after["figure"] is not None and after["figure"] != before["figure"], (
                 f"{rel}: moving a slider (readout {before['readout']!r} -> {after['readout']!r}) "
                 f"did not redraw the figure it drives")
-            notes.append(f"slider {before['readout']!r} -> {after['readout']!r} redrew its figure")
-            state = poll(page, STATE, rel, drawn, DRAW_TIMEOUT)
+            notes.append(f"slider {before['readout']!r} -> {after['readout']!r} redrew its figure"
+                         f" after {time.monotonic() - t2:.1f} s")
+            state = poll(page, STATE, [rel, False], drawn, DRAW_TIMEOUT)
         times["draw"] = time.monotonic() - t2
+        completed = True
     finally:
         pages.run_next()
         t3 = time.monotonic()
         try:
-            shot_note = full_page_screenshot(page, shot)
+            shot_note = full_page_screenshot(page, shot, tick=pages.run_next)
         except Exception as error:   # a failed screenshot must not hide the real failure
             shot_note = f"(screenshot failed: {error})"
         times["screenshot"] = time.monotonic() - t3
-        pages.done_with(opened)
+        pages.done_with(opened, healthy=completed)
         line = (f"{rel}: {time.monotonic() - t0:.1f} s in its test ("
                 + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()) + ")"
                 + (f"; {'; '.join(notes)}" if notes else ""))
