@@ -73,12 +73,18 @@ def isolated_jupyter_env(home: Path) -> dict[str, str]:
     """Environment for a test JupyterLab: this Python's environment, but the user's own Jupyter
     config, settings and workspaces are neither read nor written. The settings turn off
     autosave (the tests must not rewrite the notebooks) and the news/update check (no
-    traffic to the internet, no toast over the screenshots)."""
+    traffic to the internet, no toast over the screenshots), and attach every cell of a
+    notebook when it opens (windowingMode "none"). JupyterLab's default ("contentVisibility")
+    attaches cells beyond the first screens only in the page's idle time, or when scrolled to;
+    with two lanes and a kernel busy, a page had no idle time for 20 s, so figures that had
+    arrived were not yet in the page (measured: 3 of 5 after 20 s). The figures are drawn by
+    the same renderers either way."""
     dirs = {name: home / name for name in ("config", "settings", "workspaces", "runtime")}
     for path in dirs.values():
         path.mkdir(parents=True, exist_ok=True)
     settings = {
         "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
+        "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
         "@jupyterlab/apputils-extension/notification": {"fetchNews": "false",
                                                          "checkForUpdates": False},
     }
