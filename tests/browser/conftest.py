@@ -1,9 +1,11 @@
 """The course in a real browser: JupyterLab + headless Chromium (issue 3).
 
 One JupyterLab server (started from this Python environment, on 127.0.0.1, a free port and a
-random token) and one headless Chromium serve every test in this folder; each notebook gets a
-fresh browser context and a fresh JupyterLab workspace. The server is stopped by its own
-process id when the session ends, whatever happened in the tests.
+random token) and one headless Chromium serve every test in this folder; the notebooks take
+turns in two JupyterLab pages, each in its own browser context and fresh workspace (see
+test_browser_notebooks.py). The server is stopped by its own process id when the session ends,
+whatever happened in the tests. Chromium is read from disk in the background while the rest
+of the suite runs (see WARM_UP).
 
 Chromium is Debian's `chromium` package (/usr/bin/chromium), driven by Playwright for Python;
 Playwright's own browser download is not used. Without Chromium or Playwright the browser
@@ -354,12 +356,62 @@ def _chromium_missing_reason() -> str | None:
     return None
 
 
+# Launching Chromium the first time after boot read ~300 MB from disk: 7.4 s of launch (and
+# 1.5 s for Playwright's driver) with the page cache dropped, against 0.5 s warm, and almost no
+# CPU. The browser tests run last (tests/conftest.py), so a background launch started when
+# the session's tests are known does that reading while the other tests use the CPU.
+WARM_UP = f"""
+from playwright.sync_api import sync_playwright
+with sync_playwright() as playwright:
+    playwright.chromium.launch(executable_path={CHROMIUM!r}, headless=True,
+                               args={CHROMIUM_ARGS!r}).close()
+"""
+_warm_up: dict = {}
+
+
+def pytest_collection_finish(session):
+    """Start the Chromium warm-up when browser tests will run (and can: Chromium is here)."""
+    wanted = any(Path(str(item.path)).resolve().parent == Path(__file__).resolve().parent
+                 and "notebook" in item.fixturenames for item in session.items)
+    if wanted and not session.config.option.collectonly and _chromium_missing_reason() is None:
+        _warm_up["started"] = time.monotonic()
+        _warm_up["proc"] = subprocess.Popen([sys.executable, "-c", WARM_UP],
+                                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL, start_new_session=True,
+                                            preexec_fn=_die_with_parent)
+
+
+def _finish_warm_up(timeout: float = 60.0) -> str | None:
+    """Wait for the warm-up (if any) to end; say how it went, for the report."""
+    proc = _warm_up.pop("proc", None)
+    if proc is None:
+        return None
+    waited = time.monotonic()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    return (f"Chromium warm-up: started {waited - _warm_up['started']:.1f} s before Chromium was "
+            f"needed, exit status {proc.returncode}, then waited for {time.monotonic() - waited:.1f} s")
+
+
+def pytest_sessionfinish(session):
+    proc = _warm_up.pop("proc", None)
+    if proc is not None and proc.poll() is None:   # the browser tests never ran
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 @pytest.fixture(scope="session")
 def browser(browser_report):
     reason = _chromium_missing_reason()
     if reason:
         browser_report.append(f"browser tests SKIPPED: {reason}")
         pytest.skip(reason)
+    warm = _finish_warm_up()
+    if warm:
+        browser_report.append(warm)
     from playwright.sync_api import sync_playwright
     start = time.monotonic()
     with sync_playwright() as playwright:
