@@ -292,9 +292,10 @@ def jupyter_lab_command(port: int, token: str, root: Path) -> list[str]:
 # --------------------------------------------------------------------------- fixtures
 
 def pytest_generate_tests(metafunc):
-    """A test that takes `notebook` runs once per notebooks/*.ipynb (as they land)."""
+    """A test that takes `notebook` runs once per notebooks/*.ipynb (as they land), the last
+    lesson first (the longest first: see test_browser_notebooks.py)."""
     if "notebook" in metafunc.fixturenames:
-        metafunc.parametrize("notebook", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+        metafunc.parametrize("notebook", NOTEBOOKS[::-1], ids=[p.name for p in NOTEBOOKS[::-1]])
 
 
 @pytest.fixture(scope="session")

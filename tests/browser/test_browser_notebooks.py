@@ -7,10 +7,16 @@ Booting JupyterLab costs a page about 6 s of CPU, and this machine has two cores
 do not each get a new page. Two pages ("lanes"), each its own browser context with a fresh
 JupyterLab workspace, take the notebooks in turn, as a learner's one JupyterLab window would:
 the previous notebook's panel is closed and its kernel shut down, then the next is opened. While
-one lane's notebook runs, the other lane opens the next notebook; a lane whose notebook failed
-is replaced by a new context and a freshly booted page."""
+one lane's notebook runs, the other lane opens and runs the next notebook; a lane whose
+notebook failed is replaced by a new context and a freshly booted page.
+
+The notebooks run in reverse order (conftest.pytest_generate_tests): the later lessons are the
+longer ones (lesson 07's Run All takes ~12 s, the others 2 to 6 s), and a long notebook first
+runs while the second page boots, and leaves a short one for the end, when the other page has
+nothing left to do."""
 from __future__ import annotations
 
+import base64
 import io
 import json
 import secrets
@@ -281,8 +287,15 @@ def full_page_screenshot(page, path: Path, tick=None) -> str:
     every step. tick(), if given, is called after every shot."""
     from PIL import Image
 
+    # Chromium's own capture: Playwright's page.screenshot adds a style sheet hiding the caret
+    # to every frame and takes it away after each shot, two restyles of the whole page a shot
+    # (measured: 3.0 s of Chromium CPU for notebook 03's screenshot, against 3.4 s)
+    cdp = page.context.new_cdp_session(page)
+
     def shoot(clip: dict) -> Image.Image:
-        return Image.open(io.BytesIO(page.screenshot(type="jpeg", quality=95, clip=clip)))
+        shot = cdp.send("Page.captureScreenshot", {"format": "jpeg", "quality": 95,
+                                                   "clip": {**clip, "scale": 1}})
+        return Image.open(io.BytesIO(base64.b64decode(shot["data"])))
 
     page.set_viewport_size({"width": WIDTH, "height": SHOT_CHUNK})
     page.evaluate(NEXT_FRAME)
@@ -311,6 +324,7 @@ def full_page_screenshot(page, path: Path, tick=None) -> str:
     image.paste(frame.crop((0, where["page"] - status_bar, WIDTH, where["page"])),
                 (0, top + length))
     image.save(path, "JPEG", quality=SHOT_QUALITY)
+    cdp.detach()
     cut = int(where["end"]) + 40 > length
     return (f"{path} ({image.height} px, {len(pieces)} screens)"
             + (f" (cut at {MAX_SHOT_HEIGHT} px)" if cut else ""))
@@ -349,10 +363,10 @@ class OpenedPage:
 class PageOpener:
     """Opens each notebook in a JupyterLab page of its own lane (see the module docstring).
 
-    Pipelining, to keep within the time budget: while notebook N runs, the next AHEAD notebooks
-    are opened in the other lanes (their kernels start); once N's checks are done, N+1's Run All
-    is started, so it runs while N is photographed. Not earlier: with N+1 running beside it, N's
-    slider round trip took 8 to 15 s instead of 0.5. A page holds one notebook at a time."""
+    Pipelining, to keep within the time budget: when notebook N is taken, the next AHEAD
+    notebooks are opened in the other lanes (at the start, both pages boot together), and N+1's
+    Run All starts as soon as its page is ready, while N still runs or is being checked: the two
+    kernels and the two pages keep both cores busy. A page holds one notebook at a time."""
 
     def __init__(self, browser, server, order: list[str]):
         self.browser, self.server, self.order = browser, server, order
@@ -462,6 +476,7 @@ def test_notebook_runs_and_renders_in_jupyterlab(notebook: Path, lab_root, scree
 
     t0 = time.monotonic()
     opened = pages.take(rel)
+    pages.open_next(rel)   # the next notebook boots while this one opens and runs
     page = opened.page
     times: dict[str, float] = {}
     state = None
@@ -483,9 +498,8 @@ def test_notebook_runs_and_renders_in_jupyterlab(notebook: Path, lab_root, scree
         else:
             notes.append(f"opened and started {t0 - opened.run_started_at:.1f} s ahead, "
                          f"during the previous notebook")
-        pages.open_next(rel)   # the next notebook boots while this one runs
 
-        state = poll(page, STATE, [rel, True], StallWatch(), RUN_TIMEOUT)
+        state = poll(page, STATE, [rel, True], StallWatch(), RUN_TIMEOUT, tick=pages.run_next)
         if state["runAll"] and state["runAll"].get("seconds") is not None:
             times["run"] = state["runAll"]["seconds"]
         assert not state["dialogs"], f"{rel}: JupyterLab shows a dialog: {state['dialogs']}"
@@ -494,6 +508,7 @@ def test_notebook_runs_and_renders_in_jupyterlab(notebook: Path, lab_root, scree
             f"{unexpected_errors(state)}; {pending_summary(state)}")
         assert finished(state), (f"{rel}: Run All did not finish (a notebook that passes nbval "
                                  f"but hangs in JupyterLab?): {pending_summary(state)}")
+        pages.run_next()
 
         # figures and widgets draw asynchronously after the outputs arrive
         t2 = time.monotonic()
@@ -508,7 +523,7 @@ def test_notebook_runs_and_renders_in_jupyterlab(notebook: Path, lab_root, scree
                     and all(w["drawn"] for w in s["widgetOutputs"])
                     and not s["loadingWidget"])
 
-        state = poll(page, STATE, [rel, False], drawn, DRAW_TIMEOUT)
+        state = poll(page, STATE, [rel, False], drawn, DRAW_TIMEOUT, tick=pages.run_next)
 
         # a slider that drives a figure must redraw it: a round trip through the kernel
         if page.evaluate(SLIDER_FIGURE) is not None:
@@ -527,7 +542,7 @@ def test_notebook_runs_and_renders_in_jupyterlab(notebook: Path, lab_root, scree
                 f"did not redraw the figure it drives")
             notes.append(f"slider {before['readout']!r} -> {after['readout']!r} redrew its figure"
                          f" after {time.monotonic() - t2:.1f} s")
-            state = poll(page, STATE, [rel, False], drawn, DRAW_TIMEOUT)
+            state = poll(page, STATE, [rel, False], drawn, DRAW_TIMEOUT, tick=pages.run_next)
         times["draw"] = time.monotonic() - t2
         completed = True
     finally:
