@@ -58,10 +58,10 @@ def test_constraints_pin_every_dependency():
 def test_a_kernel_showing_a_plotly_figure_does_not_build_an_iri_grammar():
     """plotly.io imports nbformat, which imports jsonschema; jsonschema >= 4.25 then imports
     rfc3987-syntax (if installed), which builds ~25 Earley parsers at import: 1.7 s of CPU in
-    every kernel's first figure and in the Jupyter server's start. constraints.txt keeps it out."""
+    every kernel's first figure and in the Jupyter server's start. pyproject.toml keeps it out."""
     probe = ("import sys, plotly.io._renderers, jupyter_events; "
              "print(sorted({m.split('.')[0] for m in sys.modules} & {'rfc3987_syntax', 'lark'}))")
     shown = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert shown.stdout.strip() == "[]", (
         f"{shown.stdout.strip()} imported along with plotly.io: pin jsonschema below 4.25 (see "
-        f"constraints.txt) and pip uninstall rfc3987-syntax lark")
+        f"pyproject.toml) and pip uninstall rfc3987-syntax lark")
