@@ -107,19 +107,27 @@ def isolated_jupyter_env(home: Path) -> dict[str, str]:
     return env
 
 
-def _alive(pid: int) -> bool:
+def _alive(pid: int, group: bool = False) -> bool:
+    """Is process `pid` running, or (group=True) any process of the group `pid`? A zombie
+    (exited, not yet reaped) counts as gone."""
     try:
-        os.kill(pid, 0)
+        (os.killpg if group else os.kill)(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    # a zombie (exited, not yet reaped) counts as gone
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
+    procs = ([p for p in Path("/proc").iterdir() if p.name.isdigit()] if group
+             else [Path(f"/proc/{pid}")])
+    for proc in procs:
+        try:
+            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:       # gone meanwhile; unreadable for a single pid: assume it runs
+            if group:
+                continue
+            return True
+        if stat[0] != "Z" and (not group or int(stat[2]) == pid):
+            return True
+    return False
 
 
 def _descendants(pid: int) -> list[int]:
@@ -304,7 +312,7 @@ def lab_kit():
     repository has several of them)."""
     from types import SimpleNamespace
     return SimpleNamespace(REPO=REPO, LabProcess=LabProcess, free_port=free_port, http=http,
-                           isolated_jupyter_env=isolated_jupyter_env)
+                           alive=_alive, isolated_jupyter_env=isolated_jupyter_env)
 
 
 @pytest.fixture(scope="session")

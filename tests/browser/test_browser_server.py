@@ -108,25 +108,6 @@ def _course_environment_is_current(repo: Path) -> str | None:
     return None
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # zombies of the group (already exited) do not count
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(stat[2]) == pgid and stat[0] != "Z":
-                return True
-    return False
-
-
 def _answers(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
@@ -176,7 +157,7 @@ def test_readme_lab_command_opens_the_course_and_is_stopped_even_on_failure(tmp_
     # the with-block stopped it by its process id (SIGTERM to its process group) although the
     # block failed: course.py and the jupyter lab it started are gone, the port is free
     assert lab.proc.poll() is not None, "course.py is still running"
-    assert not _group_alive(lab.pid), "a process of `course.py lab` is still running"
+    assert not lab_kit.alive(lab.pid, group=True), "a process of `course.py lab` is still running"
     # the port is released (seen in CI: once, it still answered just after the group was gone,
     # so give the kernel a few seconds, and name whoever holds it if it never goes)
     deadline = time.monotonic() + 5
