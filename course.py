@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
 """The course's front door: set up a local environment, then open the course or test it.
 
-    python3 course.py lab     # set up .venv if needed, open JupyterLab on notebook 00
-    python3 course.py test    # set up .venv if needed, run the whole test suite
-    python3 course.py build   # authors: notebooks -> package, re-execute notebooks, labs
+    python3 course.py lab            # set up .venv if needed, open JupyterLab on notebook 00
+    python3 course.py check [lab01]  # check your labs in a fresh kernel, one line per exercise
+    python3 course.py test           # set up .venv if needed, run the whole test suite
+    python3 course.py build          # authors: notebooks -> package, re-execute notebooks, labs
 
 Needs only Python 3.11+ (Linux, macOS or Windows). The environment lives in .venv/ beside this
 file; it is (re)installed only when pyproject.toml or constraints.txt changed since last time.
-Extra arguments after `lab` go to `jupyter lab`; after `test`, to pytest.
+Extra arguments after `lab` go to `jupyter lab`; after `test`, to pytest; after `check`, the
+labs to check (lab00, lab01, ... or paths; default: all of them).
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import venv
@@ -64,12 +67,33 @@ def ensure_environment() -> None:
     say("environment ready")
 
 
+FORWARDED = [s for s in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, s)]
+
+
 def run(*command: str) -> int:
+    """Run `command` in the course's environment and wait for it. SIGINT, SIGTERM and SIGHUP
+    sent to this process are passed on to it, and we still wait: stopping `course.py lab`
+    stops JupyterLab too, and never leaves it holding its port."""
     env = dict(os.environ)
     env["PATH"] = str(BIN) + os.pathsep + env.get("PATH", "")
     env["VIRTUAL_ENV"] = str(VENV)
     env.pop("PYTHONHOME", None)
-    return subprocess.call(list(command), cwd=ROOT, env=env)
+    child = subprocess.Popen(list(command), cwd=ROOT, env=env)
+
+    def forward(signum, frame):
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    previous = {name: signal.signal(getattr(signal, name), forward) for name in FORWARDED}
+    try:
+        while True:
+            try:
+                return child.wait()
+            except KeyboardInterrupt:       # only if SIGINT arrived before our handler was set
+                forward(signal.SIGINT, None)
+    finally:
+        for name, handler in previous.items():
+            signal.signal(getattr(signal, name), handler)
 
 
 def lab(args: list[str]) -> int:
@@ -86,10 +110,15 @@ def test(args: list[str]) -> int:
     return run(str(PYTHON), "-m", "pytest", "--nbval", "--durations=15", *args)
 
 
+def check(args: list[str]) -> int:
+    # One line per exercise; exit code 0 only if every exercise of every lab passes.
+    return run(str(PYTHON), "-m", "sagalab.authoring.labcheck", *args)
+
+
 def build(args: list[str]) -> int:
-    steps = [[str(PYTHON), "-m", "sagalab.nbexport"],
-             [str(PYTHON), "-m", "sagalab.nbexec", *(args or ["notebooks", "solutions"])],
-             [str(PYTHON), "-m", "sagalab.labgen"]]
+    steps = [[str(PYTHON), "-m", "sagalab.authoring.nbexport"],
+             [str(PYTHON), "-m", "sagalab.authoring.nbexec", *(args or ["notebooks", "solutions"])],
+             [str(PYTHON), "-m", "sagalab.authoring.labgen"]]
     for step in steps:
         if code := run(*step):
             return code
@@ -97,7 +126,7 @@ def build(args: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    commands = {"lab": lab, "test": test, "build": build}
+    commands = {"lab": lab, "check": check, "test": test, "build": build}
     if not argv or argv[0] not in commands:
         print(__doc__)
         return 2

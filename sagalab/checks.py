@@ -9,24 +9,40 @@
 A case's function may return a coroutine: it is then run in simulated time
 (`sagalab.runtime.run`, seed 0 unless the case says otherwise). Floats are compared with a
 small tolerance. The first failing case raises `CheckFailed`, an AssertionError whose message
-names the exercise and the case, what was expected, what was seen, and a hint. In Jupyter it is
-shown as that message alone, without a traceback into this module.
+names the exercise and the case, what was expected, what was seen (long values summarised),
+and a hint. In Jupyter it is shown as that message alone, without a traceback into this module.
+
+The contract that makes a failure impossible to miss: `CheckFailed` is always raised outside
+any `except` block and carries no exception chain. (IPython 9 stores no error output for an
+exception whose chain holds an `ExceptionGroup`, as a learner's TaskGroup error does; nbval
+would then count the failed check as passed.)
 """
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
+import reprlib
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
 from sagalab import runtime
 
 _HERE = str(Path(__file__).resolve().parent)
+_UNFINISHED = ("pending", "running")        # statuses that mean "it has not finished yet"
 
 
 class CheckFailed(AssertionError):
-    """A lab check failed; the message says what to do next."""
+    """A lab check failed; the message says what to do next. It never reports an exception
+    chain, even when raised inside an `except` block (see the module's docstring)."""
+
+    # Python records the exception being handled in __context__ at raise time; reading it
+    # through these properties always gives None, so no tool walks into a learner's
+    # ExceptionGroup from here.
+    __context__ = property(lambda self: None, lambda self, value: None)
+    __cause__ = property(lambda self: None, lambda self, value: None)
 
     def _render_traceback_(self):    # IPython: show the message, not our stack frames
         return ["\x1b[31m" + line + "\x1b[0m" if i == 0 else line
@@ -53,46 +69,77 @@ class Exercise:
 
     def case(self, description: str, actual: Callable[[], Any], expect: Any = _MISSING, *,
              hint: str, test: Callable[[Any], bool] | None = None, want: str | None = None,
-             seed: int = 0, tolerance: float = 1e-6) -> Any:
+             seed: int = 0, tolerance: float = 1e-6, show: Callable[[Any], str] | None = None
+             ) -> Any:
         """Run `actual()` and compare it with `expect`, or judge it with `test(value)`.
 
-        `want` describes the expectation in words (defaults to repr(expect)). Returns the
-        value seen, so a later case can build on it.
+        `want` describes the expectation in words (defaults to repr(expect)); `show(value)`
+        describes what was seen (defaults to a summary of repr(value)). Returns the value seen,
+        so a later case can build on it.
         """
         __tracebackhide__ = True     # pytest: hide this frame too
         if (expect is _MISSING) == (test is None):
             raise TypeError("give exactly one of expect= or test=")
-        value = self._call(description, actual, hint, seed)
-        ok = test(value) if test is not None else _equal(value, expect, tolerance)
-        if not ok:
-            self._fail(description, want or repr(expect), repr(value), hint)
+        wanted = want or summary(expect)
+        value, failure, unawaited = self._call(actual, seed)
+        if isinstance(failure, CheckFailed):         # a nested check failed: its message stands
+            raise failure
+        if failure is not None:
+            self._fail(description, wanted, failure, hint, unawaited)
+        ok = _judge(value, expect, test, tolerance)
+        if ok is not True:
+            seen = show(value) if show is not None else summary(value)
+            if ok is not False:                      # the test itself raised: say so
+                seen += f"\n             (checking it raised {ok})"
+            self._fail(description, wanted, seen, hint, unawaited or _unawaited_in(value))
         self.passed += 1
         print(f"✅ {self.name} · {description}")
         return value
 
-    def _call(self, description: str, actual: Callable[[], Any], hint: str, seed: int) -> Any:
-        try:
-            value = actual()
-            if asyncio.iscoroutine(value):
-                value = runtime.run(value, seed=seed)
-            return value
-        except NotImplementedError:
-            self._fail(description, "your implementation", "NotImplementedError: not implemented yet",
-                       "replace the `raise NotImplementedError(...)` line in the exercise cell with "
-                       "your code, run that cell, then run this check again.")
-        except CheckFailed:
-            raise
-        except Exception as exc:
-            where = _learner_line(exc)
-            seen = f"{type(exc).__name__}: {exc}" + (f"\n            at: {where}" if where else "")
-            self._fail(description, "no exception", seen, hint)
+    def _call(self, actual: Callable[[], Any], seed: int) -> tuple[Any, Any, str | None]:
+        """(value, None, note) on success; (None, what went wrong, note) on an exception (a
+        nested CheckFailed is returned as it is, to be raised again by the caller).
+        `note` names a coroutine that was never awaited during the call, if any. Nothing is
+        raised from here, so no CheckFailed is ever raised inside an `except` block."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            try:
+                value = actual()
+                if asyncio.iscoroutine(value):
+                    value = runtime.run(value, seed=seed)
+                failure = None
+            except NotImplementedError:
+                value, failure = None, "NotImplementedError: not implemented yet"
+            except CheckFailed as exc:                  # a nested check: keep its message
+                value, failure = None, exc
+            except BaseException as exc:                # noqa: BLE001 - report, never crash
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    raise
+                value, failure = None, _describe(exc)
+            gc.collect()                  # an unawaited coroutine warns when it is collected
+        return value, failure, _never_awaited(caught)
 
-    def _fail(self, description: str, expected: str, seen: str, hint: str):
+    def _fail(self, description: str, expected: str, seen: str, hint: str,
+              unawaited: str | None = None):
+        if seen == "NotImplementedError: not implemented yet":
+            hint = ("replace the `raise NotImplementedError(...)` line in the exercise cell with "
+                    "your code, run that cell, then run this check again.")
+        elif unawaited:
+            hint = f"did you forget `await`? {unawaited}. Otherwise: {hint}"
         raise CheckFailed(
             f"❌ {self.name} · case: {description}\n"
             f"   expected: {expected}\n"
             f"   got:      {seen}\n"
-            f"   hint:     {hint}") from None
+            f"   hint:     {hint}")
+
+
+def _judge(value: Any, expect: Any, test: Callable[[Any], bool] | None,
+           tolerance: float) -> bool | str:
+    """True or False; or, when the test raised, a description of that error."""
+    try:
+        return bool(test(value)) if test is not None else _equal(value, expect, tolerance)
+    except Exception as exc:      # noqa: BLE001 - a learner's value the test cannot read
+        return _describe(exc)
 
 
 def _equal(value: Any, expect: Any, tolerance: float) -> bool:
@@ -102,6 +149,84 @@ def _equal(value: Any, expect: Any, tolerance: float) -> bool:
         except TypeError:
             return False
     return value == expect
+
+
+def _describe(exc: BaseException) -> str:
+    """'ValueError: message', plus where in the learner's code it was raised; an
+    ExceptionGroup is named as such, with what it holds."""
+    text = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, BaseExceptionGroup):
+        inner = ", ".join(f"{type(e).__name__}: {e}" for e in exc.exceptions[:3])
+        text = f"{type(exc).__name__} holding [{inner}]"
+    where = _learner_line(exc)
+    return text + (f"\n             at: {where}" if where else "")
+
+
+def _never_awaited(caught: list) -> str | None:
+    for warning in caught:
+        message = str(warning.message)
+        if issubclass(warning.category, RuntimeWarning) and "was never awaited" in message:
+            return message.replace("coroutine ", "the coroutine ", 1)
+    return None
+
+
+def _unawaited_in(value: Any, depth: int = 2) -> str | None:
+    """A note when `value` is (or directly holds) a coroutine, a future or an unfinished
+    instance: the usual sign of a missing `await`."""
+    if asyncio.iscoroutine(value):
+        return f"the result is a coroutine ({value.__qualname__}), not its value"
+    if isinstance(value, asyncio.Future):
+        return "the result is a task or future, not its value"
+    status = getattr(value, "status", None)
+    if isinstance(status, str) and status in _UNFINISHED and hasattr(value, "id"):
+        return f"{value.id} is still {status}: it was started but not waited for"
+    if depth and isinstance(value, dict):
+        value = list(value.values())
+    if depth and isinstance(value, (list, tuple, set)):
+        for item in list(value)[:50]:
+            if note := _unawaited_in(item, depth - 1):
+                return note
+    return None
+
+
+_short = reprlib.Repr()
+_short.maxlist = _short.maxtuple = _short.maxset = _short.maxdict = 6
+_short.maxstring, _short.maxother, _short.maxlevel = 80, 80, 3
+
+
+def summary(value: Any, limit: int = 160) -> str:
+    """repr(value) when it is short; otherwise its type and size with the first and last
+    items, so a thousand floats or a whole object's repr never fill the screen."""
+    if (fields := _status_fields(value)) is not None:
+        return fields
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    if isinstance(value, (list, tuple)) and len(value) > 6:
+        kinds = sorted({type(v).__name__ for v in value})
+        head = ", ".join(_short.repr(v) for v in value[:3])
+        tail = ", ".join(_short.repr(v) for v in value[-2:])
+        return (f"{type(value).__name__} of {len(value)} items ({'/'.join(kinds)}): "
+                f"[{head}, …, {tail}]")
+    if isinstance(value, dict) and len(value) > 4:
+        items = ", ".join(f"{_short.repr(k)}: {_short.repr(v)}" for k, v in list(value.items())[:3])
+        return f"dict of {len(value)} items: {{{items}, …}}"
+    shortened = _short.repr(value)
+    return shortened if len(shortened) <= limit else shortened[: limit - 1] + "…"
+
+
+def _status_fields(value: Any) -> str | None:
+    """'<Instance reg-0001: status='parked', error='...'>' for an object with an id and a
+    status: the reason an instance parked or failed, not its whole repr."""
+    if isinstance(value, (str, bytes, dict, list, tuple, set)) or not (
+            hasattr(value, "id") and isinstance(getattr(value, "status", None), str)):
+        return None
+    parts = [f"status={value.status!r}"]
+    for name in ("current_step", "error"):
+        field = getattr(value, name, None)
+        if field:
+            parts.append(f"{name}={_short.repr(field)}")
+    return f"<{type(value).__name__} {value.id}: {', '.join(parts)}>"
 
 
 def _learner_line(exc: BaseException) -> str | None:

@@ -3,7 +3,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from sagalab import nbexport
+from sagalab.authoring import nbexport
 
 
 def test_package_matches_the_notebooks():
@@ -15,7 +15,7 @@ def test_package_matches_the_notebooks():
 def test_runtime_is_generated_from_notebook_00():
     generated = [p.name for p in nbexport.generated_modules()]
     assert "runtime.py" in generated
-    for support in ("checks.py", "labgen.py", "nbexport.py", "plots.py"):
+    for support in ("checks.py", "plots.py"):
         assert support not in generated
 
 

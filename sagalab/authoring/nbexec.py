@@ -5,8 +5,8 @@ notebooks are committed executed. This runs each one top to bottom in a fresh ke
 own folder, and stores it with the outputs nbval will compare, without per-cell timing metadata
 and without widget state (both change on every run; a widget's state can weigh megabytes).
 
-    python -m sagalab.nbexec notebooks solutions        # every notebook in those folders
-    python -m sagalab.nbexec notebooks/00_welcome.ipynb # one notebook
+    python -m sagalab.authoring.nbexec notebooks solutions        # every notebook in those folders
+    python -m sagalab.authoring.nbexec notebooks/00_welcome.ipynb # one notebook
 """
 from __future__ import annotations
 
