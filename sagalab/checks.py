@@ -20,7 +20,6 @@ would then count the failed check as passed.)
 from __future__ import annotations
 
 import asyncio
-import gc
 import math
 import reprlib
 import traceback
@@ -91,7 +90,7 @@ class Exercise:
             seen = show(value) if show is not None else summary(value)
             if ok is not False:                      # the test itself raised: say so
                 seen += f"\n             (checking it raised {ok})"
-            self._fail(description, wanted, seen, hint, unawaited or _unawaited_in(value))
+            self._fail(description, wanted, seen, hint, _unawaited_in(value) or unawaited)
         self.passed += 1
         print(f"✅ {self.name} · {description}")
         return value
@@ -116,7 +115,6 @@ class Exercise:
                 if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                     raise
                 value, failure = None, _describe(exc)
-            gc.collect()                  # an unawaited coroutine warns when it is collected
         return value, failure, _never_awaited(caught)
 
     def _fail(self, description: str, expected: str, seen: str, hint: str,

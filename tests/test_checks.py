@@ -74,3 +74,88 @@ def test_floats_compare_with_tolerance_but_not_loosely():
 def test_case_needs_exactly_one_of_expect_or_test():
     with pytest.raises(TypeError, match="exactly one"):
         Exercise("x").case("y", lambda: 1, hint="-")
+
+
+def _failure(actual, **case):
+    case.setdefault("hint", "the hint")
+    with pytest.raises(CheckFailed) as info:
+        Exercise("Exercise 5 — z").case("the case", actual, **case)
+    return info.value
+
+
+def test_a_failure_never_carries_an_exception_chain():
+    """IPython 9 stores no error output for an exception whose chain holds an ExceptionGroup
+    (a learner's TaskGroup error): nbval then counts the failed check as passed."""
+    async def wrapped():
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(asyncio.sleep)          # the call's parentheses forgotten
+        except ExceptionGroup as errors:
+            raise errors.exceptions[0] from None
+
+    failure = _failure(wrapped, expect=None)
+    assert failure.__context__ is None and failure.__cause__ is None
+    assert "TypeError" in str(failure)
+    try:                                   # even raised inside an except block, by anyone
+        try:
+            raise ExceptionGroup("eg", [ValueError("x")])
+        except ExceptionGroup:
+            raise CheckFailed("inside")
+    except CheckFailed as raised:
+        assert raised.__context__ is None
+
+
+def test_an_unwrapped_exception_group_is_named_with_what_it_holds():
+    def grouped():
+        raise ExceptionGroup("unhandled errors in a TaskGroup", [ValueError("card declined")])
+
+    message = str(_failure(grouped, expect="ValueError: card declined"))
+    assert "expected: 'ValueError: card declined'" in message
+    assert "ExceptionGroup holding [ValueError: card declined]" in message
+    assert "no exception" not in message
+
+
+@pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
+def test_a_forgotten_await_gets_a_hint():
+    async def forgot():
+        asyncio.sleep(1)                                  # not awaited
+        return 0
+
+    assert "did you forget `await`?" in str(_failure(forgot, expect=1))
+
+    async def returns_a_coroutine():
+        return asyncio.sleep(1, result=1)
+
+    message = str(_failure(returns_a_coroutine, expect=1))
+    assert "did you forget `await`?" in message and "coroutine" in message
+
+
+@pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
+def test_a_pending_instance_is_shown_with_its_status_and_a_hint():
+    class Instance:
+        id, status, error, current_step = "reg-0001", "pending", None, None
+
+    message = str(_failure(lambda: Instance(), test=lambda i: i.status == "completed",
+                           want="completed"))
+    assert "<Instance reg-0001: status='pending'>" in message
+    assert "reg-0001 is still pending" in message
+
+    class Parked(Instance):
+        status, error = "parked", "undo create_user: ServiceDown"
+
+    message = str(_failure(lambda: Parked(), test=lambda i: i.status == "completed",
+                           want="completed"))
+    assert "status='parked', error='undo create_user: ServiceDown'" in message
+
+
+def test_long_values_are_summarised():
+    message = str(_failure(lambda: [0.5 * i for i in range(1000)], expect=[]))
+    got = next(line for line in message.splitlines() if "got:" in line)
+    assert "list of 1000 items (float)" in got and "…" in got and len(got) < 200
+    message = str(_failure(lambda: {f"order-{i:04d}": i for i in range(500)}, expect={}))
+    assert "dict of 500 items" in message and len(message) < 600
+
+
+def test_a_test_that_cannot_read_the_value_says_so():
+    message = str(_failure(lambda: None, test=lambda v: v["status"] == "ok", want="a dict"))
+    assert "got:      None" in message and "TypeError" in message
