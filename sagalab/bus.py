@@ -7,18 +7,34 @@ offset) and its own worker task, so a slow, paused or failing subscriber delays 
 Later lessons wrap behaviour around every handler call with middleware (`Bus.use`): retries
 (lesson 03), dead letters (05), tracing through `Envelope.headers` (06).
 """
+
 import asyncio
 import contextvars
 import inspect
 import itertools
+import pandas as pd
 import zlib
 from types import MappingProxyType
 from typing import Any, Awaitable, Callable, Iterable, Iterator, Mapping, NamedTuple
 
-import pandas as pd
-
 from sagalab import runtime
 
+__all__ = [
+    "Bus",
+    "EMPTY",
+    "Envelope",
+    "Failure",
+    "Handler",
+    "Middleware",
+    "Subscription",
+    "deliveries",
+    "event_log",
+    "queue_depth",
+    "topology",
+]
+
+
+# %% notebooks/02_choreography.ipynb · cell 3
 _new_envelope = tuple.__new__   # Envelope(...) minus a Python-level __new__ call: the hot path
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})   # shared by every envelope without headers
@@ -42,6 +58,7 @@ class Envelope(NamedTuple):
     caused_by: str | None = None  # id of the event that handler was handling
 
 
+# %% notebooks/02_choreography.ipynb · cell 6
 Handler = Callable[[Envelope], Awaitable[None]]
 Middleware = Callable[["Subscription", Envelope, Handler], Awaitable[None]]
 
@@ -126,6 +143,7 @@ def _partition(key: str, members: int) -> int:
 _consumer: contextvars.ContextVar = contextvars.ContextVar("sagalab_bus_consumer", default=None)
 
 
+# %% notebooks/02_choreography.ipynb · cell 8
 class Bus:
     """An in-memory event bus. Create it inside a run: `async with Bus() as bus: ...`.
 
@@ -340,6 +358,7 @@ class Bus:
         await self.close()
 
 
+# %% notebooks/02_choreography.ipynb · cell 12
 def event_log(bus: Bus) -> pd.DataFrame:
     """Every event published on `bus`, in publish order: one row per envelope."""
     columns = ["id", "time", "topic", "key", "source", "caused_by", "payload", "headers"]

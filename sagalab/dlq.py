@@ -22,8 +22,10 @@ without editing either:
 * The orchestrated counterpart: `SupervisedOrchestrator` lists failed and parked instances as
   `incidents()`, and a person resolves each: retry the step, skip it, or compensate.
 """
+
 import asyncio
 import itertools
+import pandas as pd
 import re
 import sysconfig
 import traceback
@@ -31,16 +33,49 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
-import pandas as pd
-
 from sagalab import runtime
 from sagalab.bus import Bus, Envelope, Subscription
-from sagalab.orchestrator import (COMPLETED, FAILED, RUNNING, Instance, Orchestrator, Parallel,
-                                  Step, StepFailed)
+from sagalab.orchestrator import (
+    COMPLETED,
+    FAILED,
+    Instance,
+    Orchestrator,
+    Parallel,
+    RUNNING,
+    Step,
+    StepFailed,
+)
 from sagalab.retry import Attempts, RetryPolicy, redelivery
+from sagalab.runtime import caller
 from sagalab.saga import PARKED, SagaOrchestrator
-from sagalab.services import caller
 
+__all__ = [
+    "ACTIONS",
+    "AttemptLog",
+    "COMPENSATE",
+    "DEAD",
+    "DELIVERY_LIMIT",
+    "DeadLetter",
+    "DeadLetterQueue",
+    "HANDLED",
+    "HOLD",
+    "INVALID",
+    "InvalidMessage",
+    "REASONS",
+    "REDRIVEN",
+    "REJECTED",
+    "SKIPPED",
+    "Selector",
+    "SupervisedOrchestrator",
+    "Validator",
+    "conservation",
+    "redrive",
+    "select_letters",
+    "short_traceback",
+]
+
+
+# %% notebooks/05_dead_letters.ipynb · cell 5
 # Why an event was dead-lettered (RabbitMQ's x-death "reason" names the last two).
 INVALID = "invalid"                # its payload failed validation: never handed to the handler
 REJECTED = "rejected"              # the handler raised an error the policy does not retry
@@ -87,6 +122,7 @@ def short_traceback(error: BaseException, limit: int = 5, *, skip: int = 0) -> s
     return _plain("\n".join(lines + [f"{type(error).__name__}: {error}"]))
 
 
+# %% notebooks/05_dead_letters.ipynb · cell 7
 @dataclass
 class DeadLetter:
     """One event that a subscription could not handle, kept with everything known about why.
@@ -184,6 +220,7 @@ class AttemptLog(Attempts):
         return self.by_label.get(label, [])
 
 
+# %% notebooks/05_dead_letters.ipynb · cell 9
 Validator = Callable[[Mapping[str, Any]], "list[str] | str | None"]
 
 
@@ -369,6 +406,7 @@ class DeadLetterQueue:
         return pd.DataFrame(rows, columns=["time", "what", "detail"])
 
 
+# %% notebooks/05_dead_letters.ipynb · cell 11
 def conservation(bus: Bus, dlq: DeadLetterQueue) -> dict:
     """Nothing lost: after `await bus.drain()`, every delivery due -- each published event,
     once per consumer group subscribed to its topic -- ended handled or dead-lettered, and
@@ -405,6 +443,7 @@ def conservation(bus: Bus, dlq: DeadLetterQueue) -> dict:
             "in flight": in_flight, "balanced": not problems, "problems": problems}
 
 
+# %% notebooks/05_dead_letters.ipynb · cell 36
 Selector = Callable[[DeadLetter], bool] | Iterable[str] | None
 
 
@@ -461,6 +500,7 @@ async def redrive(dlq: DeadLetterQueue, select: Selector = None, *, rate: float 
     return dlq.frame(moved)
 
 
+# %% notebooks/05_dead_letters.ipynb · cell 49
 SKIPPED = "skipped"                  # a step a person chose to skip
 ACTIONS = ("retry", "skip", "compensate")
 HOLD, COMPENSATE = "hold", "compensate"

@@ -11,19 +11,31 @@ fault it injects is recorded (`plan.injected`, `plan.frame()`).
 Decisions come from a generator seeded from the run's own (`sagalab.runtime.rng`), so a plan
 gives the same faults on every run with the same seed.
 """
+
 import asyncio
 import contextvars
 import functools
 import math
+import pandas as pd
 import random
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-import pandas as pd
-
 from sagalab.runtime import current, now
 
+__all__ = [
+    "FaultPlan",
+    "Injected",
+    "InjectedFault",
+    "LongTail",
+    "OUTCOMES",
+    "ReplyLost",
+    "ServiceDown",
+    "TransientError",
+]
 
+
+# %% notebooks/03_failures.ipynb · cell 3
 class InjectedFault(Exception):
     """Base class of every error a fault plan raises. All of them are transient by nature."""
 
@@ -72,6 +84,7 @@ class LongTail:
         return self.draw(rnd)[0]
 
 
+# %% notebooks/03_failures.ipynb · cell 5
 @dataclass(frozen=True)
 class Injected:
     """One fault a plan injected: when, into what, and which kind."""

@@ -10,24 +10,54 @@ history and counts instances, a middleware writes each step's state to a store; 
 concurrency limit and a service-time distribution). Everything runs in simulated time, so one
 test of 10,000 requests takes a fraction of a second and gives the same numbers for a seed.
 """
+
 import asyncio
 import gc
 import itertools
 import math
 import numbers
+import numpy as np
+import pandas as pd
 import random
 from collections import deque
 from dataclasses import dataclass, fields
 from typing import Any, Awaitable, Callable
 
-import numpy as np
-import pandas as pd
-
 from sagalab.bus import Bus
 from sagalab.orchestrator import Orchestrator, Step, Workflow
 from sagalab.runtime import current, now, rng, run
 
+__all__ = [
+    "Broker",
+    "ClosedLoop",
+    "LoadOrchestrator",
+    "LoadRun",
+    "OpenLoop",
+    "Resource",
+    "SATURATION_SHARE",
+    "STYLES",
+    "ServiceTime",
+    "Setup",
+    "arrival_times",
+    "capacity",
+    "check_positive",
+    "choreographed",
+    "closed_loop",
+    "constant",
+    "exponential",
+    "measure",
+    "measure_resource",
+    "mmc_response_time",
+    "open_loop",
+    "orchestrated",
+    "pause",
+    "percentile",
+    "sweep",
+    "table",
+]
 
+
+# %% notebooks/07_load_testing.ipynb · cell 3
 def check_positive(name: str, value, *, integer: bool = False, zero: bool = False) -> None:
     """ValueError naming `name` unless `value` is a finite number > 0 (≥ 0 if `zero`), and
     an int if `integer`. Load-test parameters are checked here, before anything runs."""
@@ -38,6 +68,7 @@ def check_positive(name: str, value, *, integer: bool = False, zero: bool = Fals
         raise ValueError(f"{name} must be {kind} {'≥ 0' if zero else '> 0'}, got {value!r}")
 
 
+# %% notebooks/07_load_testing.ipynb · cell 5
 def arrival_times(rate: float, duration: float) -> list[float]:
     """Poisson arrival times in [0, duration): independent exponential gaps of mean 1/rate,
     drawn from the run's `rng()` (call it inside a run). About rate × duration of them."""
@@ -81,6 +112,7 @@ async def closed_loop(request: Callable[[int], Awaitable[Any]], users: int, requ
     await asyncio.gather(*(user() for _ in range(users)))
 
 
+# %% notebooks/07_load_testing.ipynb · cell 10
 def percentile(values, q: float) -> float:
     """The q-th percentile (0 ≤ q ≤ 100) of `values`: sort them, then interpolate linearly
     between the two closest ranks, at position (n − 1) × q / 100 (numpy's default method).
@@ -98,6 +130,7 @@ def percentile(values, q: float) -> float:
     return float(xs[low] + (xs[high] - xs[low]) * (position - low))
 
 
+# %% notebooks/07_load_testing.ipynb · cell 14
 ServiceTime = Callable[[random.Random], float]
 
 
@@ -178,6 +211,7 @@ class Resource:
                 self.free += 1
 
 
+# %% notebooks/07_load_testing.ipynb · cell 16
 @dataclass(frozen=True)
 class OpenLoop:
     """`requests` requests at Poisson arrival times, `rate` per second on average."""
@@ -226,6 +260,7 @@ async def _drive(load, send, request, read) -> Callable[[], pd.DataFrame]:
     return stop
 
 
+# %% notebooks/07_load_testing.ipynb · cell 18
 SATURATION_SHARE = 0.02   # a backlog growing by more than 2 % of the offered rate: saturated
 
 
@@ -329,6 +364,7 @@ def table(runs: list[LoadRun]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+# %% notebooks/07_load_testing.ipynb · cell 20
 def mmc_response_time(servers: int, rate: float, mean: float) -> float:
     """Queueing theory's mean time in an M/M/c system (Poisson arrivals at `rate`, `servers`
     servers, exponential service of mean `mean`): mean + P(wait) × mean / (servers − rate ×
@@ -409,6 +445,7 @@ def _load(rate, requests, load):
     return OpenLoop(rate, requests)
 
 
+# %% notebooks/07_load_testing.ipynb · cell 29
 @dataclass(frozen=True)
 class Setup:
     """The capacity model of one system, in both styles. Times are in seconds.
@@ -464,6 +501,7 @@ def _check_style(style: str) -> None:
         raise ValueError(f"style must be one of {STYLES}, got {style!r}")
 
 
+# %% notebooks/07_load_testing.ipynb · cell 32
 class LoadOrchestrator(Orchestrator):
     """Lesson 01's Orchestrator for load tests: it keeps no history (two entries per step for
     10,000 requests would be a fifth of the test's work; real engines bound it too) and counts
@@ -498,6 +536,7 @@ class Broker(Bus):
         return await super().publish(topic, payload, **options)
 
 
+# %% notebooks/07_load_testing.ipynb · cell 34
 def _services(setup: Setup) -> list[Resource]:
     return [Resource(f"service {i + 1}", setup.threads, exponential(setup.service_time))
             for i in range(setup.steps)]
@@ -544,6 +583,7 @@ async def orchestrated(setup: Setup, load: OpenLoop | ClosedLoop) -> LoadRun:
     return LoadRun("orchestration", setup, load, sent, done, done, gauge, utilisation)
 
 
+# %% notebooks/07_load_testing.ipynb · cell 36
 async def choreographed(setup: Setup, load: OpenLoop | ClosedLoop) -> LoadRun:
     """Apply `load` to the choreographed workflow of `setup` (inside a run) and measure it.
 
@@ -601,6 +641,7 @@ async def choreographed(setup: Setup, load: OpenLoop | ClosedLoop) -> LoadRun:
                    np.array([done[i] for i in range(n)]), gauge, utilisation)
 
 
+# %% notebooks/07_load_testing.ipynb · cell 38
 def measure(setup: Setup, style: str, rate: float | None = None, *, requests: int = 10_000,
             load: OpenLoop | ClosedLoop | None = None, seed: int = 0) -> LoadRun:
     """One load test in simulated time: `requests` requests at `rate` per second (open loop,

@@ -13,17 +13,33 @@
 * `IdempotencyStore`: remembers the result of each idempotency key, so work that is requested
   twice (a retry, a redelivery) is done once.
 """
+
 import asyncio
 import math
+import pandas as pd
 import random
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping
 
-import pandas as pd
-
 from sagalab.orchestrator import Orchestrator
 from sagalab.runtime import now, rng
 
+__all__ = [
+    "Attempt",
+    "Attempts",
+    "DELIVERY_COUNT",
+    "IdempotencyStore",
+    "JITTERS",
+    "NO_RETRY",
+    "RetryPolicy",
+    "RetryingOrchestrator",
+    "redelivery",
+    "retry_call",
+    "step_retries",
+]
+
+
+# %% notebooks/03_failures.ipynb · cell 14
 JITTERS = ("full", "none")
 
 
@@ -125,6 +141,7 @@ class RetryPolicy:
 NO_RETRY = RetryPolicy(maximum_attempts=1)
 
 
+# %% notebooks/03_failures.ipynb · cell 20
 @dataclass
 class Attempt:
     """One attempt of a retried call, and what was decided after it."""
@@ -190,6 +207,7 @@ async def retry_call(fn: Callable[[], Awaitable[Any]], policy: RetryPolicy, *,
             return result
 
 
+# %% notebooks/03_failures.ipynb · cell 31
 def _pick(setting, name: str, default=None):
     """One setting for everything, or a {name: setting} mapping (names not in it: default)."""
     if isinstance(setting, Mapping):
@@ -236,6 +254,7 @@ class RetryingOrchestrator(Orchestrator):
                     f"next in {delay:.3f} s")
 
 
+# %% notebooks/03_failures.ipynb · cell 38
 DELIVERY_COUNT = "delivery-count"      # header on a redelivered envelope: 2, 3, ...
 
 
@@ -271,6 +290,7 @@ def redelivery(retry: RetryPolicy | Mapping[str, RetryPolicy] | None = None, *,
     return redeliver
 
 
+# %% notebooks/03_failures.ipynb · cell 57
 class IdempotencyStore:
     """Remembers the result of the work done under each idempotency key, so that a request
     repeated with the same key (a retry, a redelivered event) gets the first result and the work

@@ -4,6 +4,7 @@
 
 Built in notebooks/00_welcome.ipynb ("Under the hood").
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -18,7 +19,25 @@ from asyncio import base_events, events
 from dataclasses import dataclass, field
 from typing import Any, Coroutine
 
+__all__ = [
+    "Run",
+    "SimulatedDeadlock",
+    "SimulatedLoop",
+    "arun",
+    "caller",
+    "current",
+    "last_run",
+    "log",
+    "log",
+    "new_id",
+    "now",
+    "rng",
+    "run",
+    "task_label",
+]
 
+
+# %% notebooks/00_welcome.ipynb · cell 29
 class _PrintHandler(logging.Handler):
     """The runtime's reports go to stdout, like print(). In Jupyter, stderr is a separate stream
     and the two interleave differently from run to run, which would change stored outputs."""
@@ -33,10 +52,12 @@ if not log.handlers:        # re-running this cell must not print every report t
 log.propagate = False
 
 
+# %% notebooks/00_welcome.ipynb · cell 31
 class SimulatedDeadlock(RuntimeError):
     """Every task is waiting and no timer is pending: simulated time can never move on."""
 
 
+# %% notebooks/00_welcome.ipynb · cell 32
 class SimulatedLoop(base_events.BaseEventLoop):
     """An event loop whose clock is a number that only moves when every task is waiting.
 
@@ -182,6 +203,7 @@ def task_label(task: asyncio.Task) -> str:
     return getattr(coro, "__qualname__", type(coro).__name__)
 
 
+# %% notebooks/00_welcome.ipynb · cell 34
 @dataclass
 class Run:
     """What one run owns: its clock, its random generator and its id counters.
@@ -233,11 +255,18 @@ def rng() -> random.Random:
     return current().rng
 
 
+# Who is making the current request: the orchestrator sets it to the instance id in that
+# instance's task; a context variable follows the task (and the tasks it starts) into every
+# service call, so a service can record its caller. (Lesson 01 uses it.)
+caller: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default="-")
+
+
 def new_id(prefix: str) -> str:
     """The next sequential id for `prefix` in the current run."""
     return current().new_id(prefix)
 
 
+# %% notebooks/00_welcome.ipynb · cell 36
 def run(coro: Coroutine, *, seed: int = 0, realtime: bool = False) -> Any:
     """Run `coro` to completion on a fresh event loop and return its result.
 
@@ -295,6 +324,7 @@ def last_run() -> Run | None:
     return _last[-1] if _last else None
 
 
+# %% notebooks/00_welcome.ipynb · cell 38
 def _run_here(coro: Coroutine, seed: int, realtime: bool) -> Any:
     loop = asyncio.new_event_loop() if realtime else SimulatedLoop()
     state = Run(seed=seed, realtime=realtime, _loop=loop, _t0=loop.time())

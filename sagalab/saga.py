@@ -21,26 +21,90 @@ Built in notebooks/04_compensation.ipynb, around lessons 01-03 without rewriting
   experiments of the lesson (`registration_trial`, `order_trial`), for the notebook, the tests
   and benchmarks/saga_plans.py.
 """
+
 import asyncio
 import functools
 import inspect
+import pandas as pd
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Mapping
 
-import pandas as pd
-
 from sagalab.bus import Bus
 from sagalab.faults import FaultPlan
-from sagalab.orchestrator import (CANCELLED, COMPLETED, FAILED, PENDING, RUNNING, Instance, Step,
-                                  Workflow, WorkflowError, registration)
-from sagalab.retry import (IdempotencyStore, RetryingOrchestrator, RetryPolicy, redelivery,
-                           retry_call)
-from sagalab.runtime import new_id, now, rng
-from sagalab.services import (EmailService, InventoryService, NotificationService, OrderFlow,
-                              OrderService, PaymentService, ProfileService, Service,
-                              ShipmentService, UserService, caller, sample_orders)
+from sagalab.orchestrator import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    Instance,
+    PENDING,
+    RUNNING,
+    Step,
+    Workflow,
+    WorkflowError,
+    registration,
+)
+from sagalab.retry import (
+    IdempotencyStore,
+    RetryPolicy,
+    RetryingOrchestrator,
+    redelivery,
+    retry_call,
+)
+from sagalab.runtime import caller, new_id, now, rng
+from sagalab.services import (
+    EmailService,
+    InventoryService,
+    NotificationService,
+    OrderFlow,
+    OrderService,
+    PaymentService,
+    ProfileService,
+    Service,
+    ShipmentService,
+    UserService,
+    sample_orders,
+)
+
+__all__ = [
+    "COMPENSATED",
+    "COMPENSATING",
+    "COMPENSATION_POLICY",
+    "Compensation",
+    "ORDER_MOVES",
+    "PAID",
+    "PARKED",
+    "PLACED",
+    "READY",
+    "RESERVED",
+    "RequestVoided",
+    "SAGA_MOVES",
+    "STOCK",
+    "SagaInventoryService",
+    "SagaOrchestrator",
+    "SagaOrderService",
+    "SagaPaymentService",
+    "SagaWorkflow",
+    "Undo",
+    "keep_answers",
+    "late_duplicates",
+    "money_not_conserved",
+    "order_outcomes",
+    "order_saga",
+    "order_trial",
+    "order_violations",
+    "orders_not_ended",
+    "people",
+    "registration_saga",
+    "registration_trial",
+    "registration_violations",
+    "saga",
+    "settled",
+    "stock_held_for_dead_orders",
+    "stock_not_conserved",
+]
 
 
+# %% notebooks/04_compensation.ipynb · cell 3
 def people(n: int, *, invalid: float = 0.0) -> list[dict]:
     """`n` registration inputs; each address is invalid ("alan3-at-example.com") with
     probability `invalid`, drawn from the run's generator."""
@@ -53,6 +117,7 @@ def people(n: int, *, invalid: float = 0.0) -> list[dict]:
     return out
 
 
+# %% notebooks/04_compensation.ipynb · cell 7
 Compensation = Callable[[Instance], Awaitable[Any]]
 
 
@@ -92,6 +157,7 @@ def saga(workflow: Workflow, compensations: Mapping[str, Compensation]) -> SagaW
                         id_prefix=workflow.id_prefix)
 
 
+# %% notebooks/04_compensation.ipynb · cell 11
 class RequestVoided(Exception):
     """A request arrived after a compensation had settled its key: it is refused, undone before
     it was done."""
@@ -146,6 +212,7 @@ def keep_answers(service: Service) -> Service:
     return service
 
 
+# %% notebooks/04_compensation.ipynb · cell 15
 COMPENSATING, COMPENSATED, PARKED = "compensating", "compensated", "parked"
 # The moves a saga adds after the core's `failed`. A parked instance may be compensated again
 # once a person has fixed the cause (lesson 05).
@@ -301,6 +368,7 @@ class SagaOrchestrator(RetryingOrchestrator):
         return frame.sort_values(["instance", "start"], kind="stable").reset_index(drop=True)
 
 
+# %% notebooks/04_compensation.ipynb · cell 17
 def registration_saga(users, emails, profiles, *, in_parallel: bool = False) -> SagaWorkflow:
     """Lesson 01's registration with a compensation for each step. The services must keep
     answers (`keep_answers`): each compensation first asks its service what the step did
@@ -330,6 +398,7 @@ def registration_saga(users, emails, profiles, *, in_parallel: bool = False) -> 
                  "create_profile": delete_profile})
 
 
+# %% notebooks/04_compensation.ipynb · cell 30
 async def settled(*services: Service, poll: float = 0.05) -> None:
     """Wait until no request to `services` is in flight: a request whose caller stopped
     waiting (a timeout) is still served, and may still change the service's state."""
@@ -361,6 +430,7 @@ async def registration_trial(n: int = 20, *, invalid: float = 0.0, faults: Fault
     return orch, (users, emails, profiles)
 
 
+# %% notebooks/04_compensation.ipynb · cell 38
 def _kept(service, operation: str) -> dict[str, Any]:
     """{caller: answer} for the `operation` requests a service with `keep_answers` did."""
     suffix = f"/{operation}"
@@ -404,6 +474,7 @@ def registration_violations(orch: SagaOrchestrator, users, emails, profiles) -> 
     return problems
 
 
+# %% notebooks/04_compensation.ipynb · cell 42
 class SagaPaymentService(PaymentService):
     """Lesson 02's Payment Service as a saga participant.
 
@@ -598,6 +669,7 @@ def order_saga(bus, *, stock: dict[str, int] | None = None, declined_cards=(),
                      NotificationService(bus, consumers=consumers))
 
 
+# %% notebooks/04_compensation.ipynb · cell 50
 def late_duplicates(bus, share: float):
     """Bus middleware: after a delivery succeeds, with probability `share` the same envelope
     is put on the same subscription's queue again, behind everything waiting there: a late
@@ -661,6 +733,7 @@ def order_outcomes(flow: OrderFlow) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["order", "state", "paid", "holds stock", "shipped", "outcome"])
 
 
+# %% notebooks/04_compensation.ipynb · cell 53
 def orders_not_ended(flow: OrderFlow) -> list[str]:
     """Every order ends completed or cancelled once the system is drained."""
     return [f"{o} is still {flow.orders.state.get(o, PLACED)}" for o in flow.orders.orders

@@ -22,11 +22,63 @@ Built in notebooks/06_tracing.ipynb, around lessons 01-05 without rewriting them
   its own, never the global one; `InMemorySpanExporter`; OpenTelemetry's W3C propagator), so
   the same instrumentation produces OpenTelemetry spans.
 """
+
+import contextlib
+import contextvars
+import pandas as pd
 import random
 import re
-from dataclasses import dataclass
-from typing import Mapping
+from dataclasses import dataclass, field
+from opentelemetry import context as otel_context, trace as otel_trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.id_generator import IdGenerator
+from opentelemetry.sdk.trace.sampling import ALWAYS_ON
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from typing import Any, Iterator, Mapping
 
+from sagalab.retry import DELIVERY_COUNT
+from sagalab.runtime import caller, current, now
+
+__all__ = [
+    "CLIENT",
+    "CONSUMER",
+    "CURRENT",
+    "INTERNAL",
+    "KEY_ATTRIBUTES",
+    "KINDS",
+    "MESSAGING_SYSTEM",
+    "OtelSpan",
+    "OtelTracer",
+    "PRODUCER",
+    "PROPAGATOR",
+    "SERVER",
+    "SPAN_COLUMNS",
+    "SeededIds",
+    "Span",
+    "SpanContext",
+    "TRACEPARENT",
+    "TraceparentError",
+    "Tracer",
+    "critical_path",
+    "describe",
+    "otel_frame",
+    "parse_traceparent",
+    "show_tree",
+    "spans_frame",
+    "trace_bus",
+    "trace_dead_letters",
+    "trace_of",
+    "trace_orchestrator",
+    "trace_services",
+    "tree",
+]
+
+
+# %% notebooks/06_tracing.ipynb · cell 9
 TRACEPARENT = "traceparent"      # the W3C Trace Context header
 _HEX = re.compile(r"[0-9a-f]+")
 
@@ -81,15 +133,7 @@ def parse_traceparent(header: str) -> SpanContext:
     return SpanContext(trace_id, span_id, sampled=bool(int(flags, 16) & 1))
 
 
-import contextlib
-import contextvars
-from dataclasses import field
-from typing import Any, Iterator
-
-import pandas as pd
-
-from sagalab.runtime import current, now
-
+# %% notebooks/06_tracing.ipynb · cell 12
 # Span kinds, OpenTelemetry's: who is on which side of a call or a message.
 INTERNAL, SERVER, CLIENT, PRODUCER, CONSUMER = "internal", "server", "client", "producer", "consumer"
 CURRENT = "current span"         # `parent=CURRENT`: the span running now in this task, if any
@@ -248,6 +292,7 @@ def spans_frame(spans) -> pd.DataFrame:
     return frame
 
 
+# %% notebooks/06_tracing.ipynb · cell 15
 def trace_of(spans: pd.DataFrame, key: str) -> pd.DataFrame:
     """The spans of every trace in which some span is about `key` (an order id, an instance
     id): one query on the span store finds a whole order, across services."""
@@ -292,9 +337,7 @@ def show_tree(spans: pd.DataFrame, *, errors: int = 60) -> None:
               f"{row.status}{extra}")
 
 
-from sagalab.services import caller
-
-
+# %% notebooks/06_tracing.ipynb · cell 18
 def trace_services(tracer, *services):
     """A span per request to each service (kind "server", named after the operation), as a
     child of whatever span is current where the request is made. Wraps `service.call` on
@@ -319,6 +362,7 @@ def trace_services(tracer, *services):
     return services
 
 
+# %% notebooks/06_tracing.ipynb · cell 19
 def trace_orchestrator(tracer, orchestrator, *, service: str = "Orchestrator"):
     """Spans for what the conductor does: one per instance ("<workflow> workflow"), one per
     step inside it, one per compensation ("undo <step>", lesson 04's SagaOrchestrator).
@@ -364,8 +408,7 @@ def trace_orchestrator(tracer, orchestrator, *, service: str = "Orchestrator"):
     return orchestrator
 
 
-from sagalab.retry import DELIVERY_COUNT
-
+# %% notebooks/06_tracing.ipynb · cell 22
 MESSAGING_SYSTEM = "sagalab"     # messaging.system: the name of our broker
 
 
@@ -464,6 +507,7 @@ def trace_dead_letters(tracer, dlq):
     return dlq
 
 
+# %% notebooks/06_tracing.ipynb · cell 29
 def critical_path(spans: pd.DataFrame) -> pd.DataFrame:
     """The chain of spans from the root to the span that ended last (a span still in flight
     counts as ending last): what the end of this trace waited for. One trace's spans in; the
@@ -477,17 +521,7 @@ def critical_path(spans: pd.DataFrame) -> pd.DataFrame:
     return by_id.loc[path[::-1]].reset_index()[spans.columns]
 
 
-from opentelemetry import context as otel_context
-from opentelemetry import trace as otel_trace
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.id_generator import IdGenerator
-from opentelemetry.sdk.trace.sampling import ALWAYS_ON
-from opentelemetry.trace import Link, SpanKind, Status, StatusCode
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-
+# %% notebooks/06_tracing.ipynb · cell 48
 KINDS = {INTERNAL: SpanKind.INTERNAL, SERVER: SpanKind.SERVER, CLIENT: SpanKind.CLIENT,
          PRODUCER: SpanKind.PRODUCER, CONSUMER: SpanKind.CONSUMER}
 PROPAGATOR = TraceContextTextMapPropagator()     # W3C traceparent, OpenTelemetry's own code

@@ -5,10 +5,10 @@ import itertools
 import pytest
 
 from sagalab.bus import Bus, event_log
-from sagalab.orchestrator import Orchestrator
+from sagalab.orchestrator import Orchestrator, order_workflow
 from sagalab.runtime import run
 from sagalab.services import (NotificationService, OrderService, ShipmentService,
-                              order_flow, order_workflow, sample_orders)
+                              order_flow, sample_orders)
 
 
 async def choreographed(n=10, every=1.0, consumers=1, stock=None, outage=None):

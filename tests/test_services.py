@@ -3,9 +3,9 @@ import asyncio
 
 import pytest
 
-from sagalab.runtime import now, run
+from sagalab.runtime import caller, now, run
 from sagalab.services import (Call, EmailService, OfferService, ProfileService, Service,
-                              UserService, caller, calls_frame)
+                              UserService, calls_frame)
 
 
 def test_latency_is_seeded_and_reproducible():

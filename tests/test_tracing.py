@@ -12,14 +12,14 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from sagalab.bus import Bus, event_log
 from sagalab.dlq import DeadLetterQueue
 from sagalab.faults import FaultPlan
-from sagalab.orchestrator import Orchestrator
+from sagalab.orchestrator import Orchestrator, order_workflow
 from sagalab.plots import waterfall
 from sagalab.retry import RetryingOrchestrator, RetryPolicy, redelivery
 from sagalab.runtime import run
 from sagalab.saga import (SagaOrchestrator, keep_answers, order_saga, people,
                           registration_saga)
 from sagalab.services import (EmailService, ProfileService, UserService, order_flow,
-                              order_workflow, sample_orders)
+                              sample_orders)
 from sagalab.tracing import (CONSUMER, PRODUCER, SERVER, TRACEPARENT, OtelTracer, SpanContext,
                              Tracer, TraceparentError, critical_path, parse_traceparent,
                              trace_bus, trace_dead_letters, trace_of, trace_orchestrator,

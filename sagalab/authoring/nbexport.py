@@ -9,14 +9,19 @@ Conventions (nbdev's, trimmed to what the course needs):
 * several notebooks may export to one module (a later lesson extends it): their parts follow
   each other in notebook order.
 
-Generated modules start with a header naming their notebook(s); modules without that header
-(checks, plots, this exporter) are ordinary package code and are left alone.
+A generated module is laid out as a reader (and a traceback) needs it: a header naming its
+notebook(s); the module docstring; every top-level import of every cell, hoisted into one
+block (an import of the module itself, which a later notebook's cell may need in the
+notebook, is dropped); `__all__`, the public names the cells define; then each cell's code
+after a marker naming its notebook and cell (``# %% notebooks/06_tracing.ipynb · cell 23``).
+Modules without the header (checks, plots) are ordinary package code and are left alone.
 
     python -m sagalab.authoring.nbexport           # write the modules
     python -m sagalab.authoring.nbexport --check   # exit 1 and list the differences (tests use this)
 """
 from __future__ import annotations
 
+import ast
 import re
 import sys
 from pathlib import Path
@@ -35,7 +40,7 @@ class ExportError(ValueError):
     """A notebook's export directives are inconsistent (names the notebook and the cell)."""
 
 
-def _cells_by_module(notebook: Path) -> dict[str, list[str]]:
+def _cells_by_module(notebook: Path) -> dict[str, list[tuple[int, str]]]:
     nb = nbformat.read(notebook, as_version=4)
     default, parts = None, {}
     for index, cell in enumerate(nb.cells):
@@ -53,8 +58,80 @@ def _cells_by_module(notebook: Path) -> dict[str, list[str]]:
             raise ExportError(f"{notebook.name}, cell {index}: '#| export' but the notebook "
                               f"has no '#| default_exp <module>' before it")
         body = "\n".join(lines[1:]).strip("\n")
-        parts.setdefault(module, []).append(body)
+        parts.setdefault(module, []).append((index, body))
     return parts
+
+
+def _split_imports(body: str, where: str) -> tuple[list[ast.stmt], str, str | None]:
+    """(top-level import statements, the body without them, its docstring if it opens with one)."""
+    try:
+        tree = ast.parse(body)
+    except SyntaxError as error:
+        raise ExportError(f"{where}: {error.msg} (line {error.lineno})") from None
+    lines = body.splitlines()
+    imports, drop = [], set()
+    docstring = None
+    if tree.body and isinstance(tree.body[0], ast.Expr) and isinstance(
+            getattr(tree.body[0], "value", None), ast.Constant) and isinstance(
+            tree.body[0].value.value, str):
+        first = tree.body[0]
+        docstring = "\n".join(lines[first.lineno - 1:first.end_lineno])
+        drop.update(range(first.lineno - 1, first.end_lineno))
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            imports.append(node)
+            drop.update(range(node.lineno - 1, node.end_lineno))
+    rest = "\n".join(line for i, line in enumerate(lines) if i not in drop).strip("\n")
+    return imports, re.sub(r"\n{4,}", "\n\n\n", rest), docstring
+
+
+def _import_block(imports: list[ast.stmt], module: str) -> str:
+    """One import block: `from __future__` first, then plain imports, then `from` imports
+    (names merged per module), the package's own last; the module's imports of itself go."""
+    future, plain, froms = [], [], {}
+    for node in imports:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                line = f"import {alias.name}" + (f" as {alias.asname}" if alias.asname else "")
+                if line not in plain:
+                    plain.append(line)
+            continue
+        if node.level or node.module == f"sagalab.{module}":
+            continue                       # relative (none here) or the module itself
+        names = [a.name + (f" as {a.asname}" if a.asname else "") for a in node.names]
+        target = future if node.module == "__future__" else froms.setdefault(node.module, [])
+        target.extend(n for n in names if n not in target)
+    lines = [f"from __future__ import {', '.join(future)}"] if future else []
+    ours = sorted(m for m in froms if m.startswith("sagalab"))
+    theirs = sorted(m for m in froms if not m.startswith("sagalab"))
+    stdlib_block = sorted(plain) + [_from_line(m, froms[m]) for m in theirs]
+    if stdlib_block:
+        lines += ([""] if lines else []) + stdlib_block
+    if ours:
+        lines += ([""] if lines else []) + [_from_line(m, froms[m]) for m in ours]
+    return "\n".join(lines)
+
+
+def _from_line(module: str, names: list[str]) -> str:
+    line = f"from {module} import {', '.join(sorted(names))}"
+    if len(line) <= 99:
+        return line
+    return f"from {module} import (\n" + "".join(f"    {n},\n" for n in sorted(names)) + ")"
+
+
+def _public_names(body: str) -> list[str]:
+    """Names a cell defines at top level that do not start with an underscore."""
+    names = []
+    for node in ast.parse(body).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for leaf in ast.walk(target):
+                    if isinstance(leaf, ast.Name):
+                        names.append(leaf.id)
+    return [n for n in names if not n.startswith("_")]
 
 
 def render(notebooks: list[Path] | None = None) -> dict[Path, str]:
@@ -67,12 +144,28 @@ def render(notebooks: list[Path] | None = None) -> dict[Path, str]:
     out = {}
     for module, sources in modules.items():
         names = ", ".join(f"notebooks/{nb.name}" for nb, _ in sources)
-        chunks = []
+        imports, chunks, public, docstring = [], [], [], None
         for nb, cells in sources:
-            if len(sources) > 1:
-                chunks.append(f"# --- from notebooks/{nb.name} ---")
-            chunks.extend(cells)
-        out[PACKAGE / f"{module}.py"] = HEADER.format(sources=names) + "\n" + "\n\n\n".join(chunks) + "\n"
+            for index, body in cells:
+                where = f"notebooks/{nb.name} · cell {index}"
+                found, rest, doc = _split_imports(body, where)
+                imports += found
+                if doc is not None and docstring is None and not chunks:
+                    docstring = doc
+                elif doc is not None:
+                    rest = (doc + "\n" + rest).strip("\n")
+                public += [n for n in _public_names(rest) if n not in public]
+                if rest:
+                    chunks.append(f"# %% {where}\n{rest}")
+        head = [HEADER.format(sources=names).rstrip("\n")]
+        if docstring:
+            head.append(docstring)
+        if block := _import_block(imports, module):
+            head.append(block)
+        head.append("__all__ = [" + ", ".join(f'"{n}"' for n in sorted(public)) + "]"
+                    if len(", ".join(public)) < 80 else
+                    "__all__ = [\n" + "".join(f'    "{n}",\n' for n in sorted(public)) + "]")
+        out[PACKAGE / f"{module}.py"] = "\n\n".join(head) + "\n\n\n" + "\n\n\n".join(chunks) + "\n"
     return out
 
 
