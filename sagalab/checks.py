@@ -87,7 +87,7 @@ class Exercise:
             self._fail(description, wanted, failure, hint, unawaited)
         ok = _judge(value, expect, test, tolerance)
         if ok is not True:
-            seen = show(value) if show is not None else summary(value)
+            seen = _shown(value, show)
             if ok is not False:                      # the test itself raised: say so
                 seen += f"\n             (checking it raised {ok})"
             self._fail(description, wanted, seen, hint, _unawaited_in(value) or unawaited)
@@ -131,6 +131,17 @@ class Exercise:
             f"   hint:     {hint}")
 
 
+def _shown(value: Any, show: Callable[[Any], str] | None) -> str:
+    """What was seen, in words: `show(value)`, or a summary when there is none (or it fails
+    on a learner's value it did not foresee)."""
+    if show is not None:
+        try:
+            return str(show(value))
+        except Exception:              # noqa: BLE001 - fall back to the plain summary
+            pass
+    return summary(value)
+
+
 def _judge(value: Any, expect: Any, test: Callable[[Any], bool] | None,
            tolerance: float) -> bool | str:
     """True or False; or, when the test raised, a description of that error."""
@@ -146,7 +157,7 @@ def _equal(value: Any, expect: Any, tolerance: float) -> bool:
             return math.isclose(value, expect, rel_tol=tolerance, abs_tol=tolerance)
         except TypeError:
             return False
-    return value == expect
+    return bool(value == expect)       # a numpy bool (or an array: _judge reports it) too
 
 
 def _describe(exc: BaseException) -> str:
@@ -174,10 +185,12 @@ def _unawaited_in(value: Any, depth: int = 2) -> str | None:
     if asyncio.iscoroutine(value):
         return f"the result is a coroutine ({value.__qualname__}), not its value"
     if isinstance(value, asyncio.Future):
+        if value.done() and not value.cancelled():
+            value.exception()          # mark its error read: asyncio would print it later, anywhere
         return "the result is a task or future, not its value"
     status = getattr(value, "status", None)
     if isinstance(status, str) and status in _UNFINISHED and hasattr(value, "id"):
-        return f"{value.id} is still {status}: it was started but not waited for"
+        return f"{value.id} is still {status}: it was started but not waited for (or never ended)"
     if depth and isinstance(value, dict):
         value = list(value.values())
     if depth and isinstance(value, (list, tuple, set)):

@@ -159,3 +159,16 @@ def test_long_values_are_summarised():
 def test_a_test_that_cannot_read_the_value_says_so():
     message = str(_failure(lambda: None, test=lambda v: v["status"] == "ok", want="a dict"))
     assert "got:      None" in message and "TypeError" in message
+
+
+def test_a_numpy_answer_compares_like_a_plain_one():
+    import numpy as np
+    Exercise("Exercise 6 — numpy").case("np.bool_", lambda: np.bool_(True), expect=True, hint="-")
+    Exercise("Exercise 6 — numpy").case("np.int64", lambda: np.int64(3), expect=3, hint="-")
+    message = str(_failure(lambda: np.array([1, 2]), expect=[1, 2]))
+    assert "ValueError" in message          # an array has no single truth value: said, not crashed
+
+
+def test_a_show_function_that_fails_falls_back_to_the_summary():
+    message = str(_failure(lambda: 5, expect=6, show=lambda v: v["missing"]))
+    assert "got:      5" in message

@@ -36,6 +36,10 @@ MUTANTS = [
            "    if instance_id not in orch.instances:\n"
            "        return {\"status\": \"unknown\", \"current_step\": None, \"percent\": 0}\n"
            "    status = orch.status(instance_id)\n"),
+    Mutant("Exercise 2", "off by one: counts the step being run as done",
+           'round(100 * len(status["done"]) / total)', 'round(100 * (len(status["done"]) + 1) / total)'),
+    Mutant("Exercise 2", "a fraction from 0 to 1, not a percentage",
+           'round(100 * len(status["done"]) / total)', 'round(len(status["done"]) / total, 2)'),
     # Exercise 3 — a deadline for the whole workflow
     Mutant("Exercise 3", "the instance left running at its deadline (no fail)",
            """            self.fail(instance, f"deadline of {self.deadline:g} s exceeded "
@@ -49,4 +53,16 @@ MUTANTS = [
            """            async with asyncio.timeout(self.deadline):
                 pass
             await super().run_instance(instance)"""),
+    Mutant("Exercise 3", "super().run_instance(instance) called but not awaited",
+           "                await super().run_instance(instance)",
+           "                super().run_instance(instance)"),
+    Mutant("Exercise 3", "catches asyncio.CancelledError instead of TimeoutError",
+           "        except TimeoutError:", "        except asyncio.CancelledError:"),
+    Mutant("Exercise 3", "status and error set by hand instead of self.fail(...)",
+           """            self.fail(instance, f"deadline of {self.deadline:g} s exceeded "
+                                f"during {instance.current_step!r}")""",
+           '            instance.status = "failed"\n'
+           '            instance.error = f"deadline of {self.deadline:g} s exceeded"'),
+    Mutant("Exercise 3", "the deadline counted from creation (the wait for a worker slot included)",
+           "asyncio.timeout(self.deadline)", "asyncio.timeout(self.deadline - (now() - instance.created))"),
 ]
