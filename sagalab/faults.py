@@ -98,10 +98,6 @@ class Injected:
 OUTCOMES = ("ok", "error", "lost")   # what a script may say about a call
 
 
-# The operation a service is serving, for the record of a slow call (see `FaultPlan.attach`).
-_operation: contextvars.ContextVar[str] = contextvars.ContextVar("operation", default="?")
-
-
 class FaultPlan:
     """What goes wrong, and when. Attach it to services or wrap handlers with it.
 
@@ -198,33 +194,30 @@ class FaultPlan:
     def attach(self, service) -> Any:
         """Apply the plan to every request `service` serves; return the service.
 
-        Works on any object whose requests go through `service.call(operation, work)` (every
-        `sagalab.services.Service`): that method is replaced, on this one object, by a wrapper;
-        the service's code is not edited. An outage refuses a request before it reaches the
-        service (it is not in `service.calls`); an "error" is a request the service received and
-        refused; a "lost" reply comes after `work()` changed the service's state.
+        The plan is middleware on the service (`service.use(plan.middleware)`); the service's
+        code is not edited. Attach it after the service's other middleware: it stands for the
+        network and the service itself, closest to the work. An outage refuses a request
+        before it reaches the service (it is not in `service.calls`); an "error" is a request
+        the service received and refused; a "lost" reply comes after `work()` changed the
+        service's state.
         """
-        target, serve = service.name, service.call
+        return service.use(self.middleware)
+
+    async def middleware(self, request, call_next) -> Any:
+        """The plan, around one request (see `attach`)."""
+        target, operation, work = request.service.name, request.operation, request.work
+        arrived, outcome = self._arrive(target, operation)
+
+        def faulty_work():
+            self._before_work(target, operation, arrived, outcome)
+            result = work()
+            self._after_work(target, operation, outcome)
+            return result
+
+        request.work = faulty_work
         if self.latency is not None:
-            # A request is served in a task of its own, which copies the caller's context when
-            # it is created: the latency drawn there can name the operation of its own request.
-            service.latency = lambda: self._latency(target, _operation.get())
-
-        @functools.wraps(serve)
-        async def call(operation: str, work: Callable[[], Any]) -> Any:
-            arrived, outcome = self._arrive(target, operation)
-
-            def faulty_work():
-                self._before_work(target, operation, arrived, outcome)
-                result = work()
-                self._after_work(target, operation, outcome)
-                return result
-
-            _operation.set(operation)
-            return await serve(operation, faulty_work)
-
-        service.call = call
-        return service
+            request.latency = lambda: self._latency(target, operation)
+        return await call_next(request)
 
     def wrap(self, fn: Callable, *, target: str | None = None) -> Callable:
         """`fn` (an async function: a step, an event handler...) with the plan applied to each

@@ -70,6 +70,7 @@ __all__ = [
     "COMPENSATING",
     "COMPENSATION_POLICY",
     "Compensation",
+    "KeptAnswers",
     "ORDER_MOVES",
     "PAID",
     "PARKED",
@@ -78,6 +79,7 @@ __all__ = [
     "RESERVED",
     "RequestVoided",
     "SAGA_MOVES",
+    "SETTLE",
     "STOCK",
     "SagaInventoryService",
     "SagaOrchestrator",
@@ -86,6 +88,7 @@ __all__ = [
     "SagaWorkflow",
     "Undo",
     "keep_answers",
+    "kept_answers",
     "late_duplicates",
     "money_not_conserved",
     "order_outcomes",
@@ -98,6 +101,7 @@ __all__ = [
     "registration_trial",
     "registration_violations",
     "saga",
+    "settle",
     "settled",
     "stock_held_for_dead_orders",
     "stock_not_conserved",
@@ -171,45 +175,72 @@ def _read_error(task: asyncio.Task) -> None:
 _VOID = object()      # kept under a key that a compensation settled before its request arrived
 
 
-def keep_answers(service: Service) -> Service:
-    """Give `service` idempotency keys, in place; return it.
+SETTLE = "settle "   # a compensation's question, as the service records it: "settle create_user"
+
+
+class KeptAnswers:
+    """Idempotency keys for every request to one service: middleware (`keep_answers`).
 
     A request's key is "<caller>/<operation>" (e.g. "reg-0003/create_user": one request per
     operation per registration, true of every workflow here) and its answer is kept in
-    `service.answers`, lesson 03's IdempotencyStore, in the same step as the work:
-
-    * the same request again (a retry after a lost reply) gets the kept answer, nothing redone;
-    * `await service.settle(operation)` answers a compensation's question, "what did my request
-      do?": the kept answer, or None. A request that has not arrived yet never will: its key is
-      voided, so the late request is refused (RequestVoided) instead of done after its undo.
-
-    Apply it last, after any `FaultPlan.attach`: the answer is kept with the work, and a lost
-    reply loses only the reply.
+    `store`, lesson 03's IdempotencyStore, in the same step as the work. The same request
+    again (a retry after a lost reply) gets the kept answer, nothing redone. A request whose
+    key a compensation voided (`settle`) is refused with RequestVoided.
     """
-    serve, answers = service.call, IdempotencyStore()
 
-    async def call(operation: str, work: Callable[[], Any]) -> Any:
-        key = f"{caller.get()}/{operation}"
+    def __init__(self):
+        self.store = IdempotencyStore()
+
+    def __repr__(self) -> str:
+        return f"<KeptAnswers: {len(self.store.results)} keys>"
+
+    async def __call__(self, request, call_next) -> Any:
+        if request.operation.startswith(SETTLE):    # a question about a request, not one
+            return await call_next(request)
+        key, work, store = f"{request.caller}/{request.operation}", request.work, self.store
 
         def once():
-            if answers.results.get(key) is _VOID:
+            if store.results.get(key) is _VOID:
                 # Its caller may have stopped waiting long ago: read the error when the task
                 # ends, or asyncio reports it, unread, at some random later moment.
                 asyncio.current_task().add_done_callback(_read_error)
                 raise RequestVoided(f"{key} arrived after its compensation")
-            return answers.do_once(key, work)
-        return await serve(operation, once)
+            return store.do_once(key, work)
 
-    async def settle(operation: str) -> Any:
-        key = f"{caller.get()}/{operation}"
+        request.work = once
+        return await call_next(request)
 
-        def look():
-            answer = answers.results.setdefault(key, _VOID)
-            return None if answer is _VOID else answer
-        return await serve(f"settle {operation}", look)
 
-    service.call, service.settle, service.answers = call, settle, answers
-    return service
+def keep_answers(service: Service) -> Service:
+    """Give `service` idempotency keys (`KeptAnswers` middleware); return it.
+
+    The keys go outside the middleware already there (`outermost=True`), fault plans
+    included, whichever was added first: the answer is then kept in the same step as the
+    work, and a lost reply loses only the reply.
+    """
+    return service.use(KeptAnswers(), outermost=True)
+
+
+def kept_answers(service: Service) -> KeptAnswers:
+    """The KeptAnswers middleware of `service`; ValueError, naming the fix, if it has none."""
+    for middleware in service.middleware:
+        if isinstance(middleware, KeptAnswers):
+            return middleware
+    raise ValueError(f"{service.name} keeps no answers: give it keys with keep_answers(service)")
+
+
+async def settle(service: Service, operation: str) -> Any:
+    """A compensation's question to a keyed service, "what did my request to `operation` do?":
+    the kept answer, or None. A request that has not arrived yet never will: its key is
+    voided, so the late request is refused (RequestVoided) instead of done after its undo.
+    Asked as a request of its own ("settle <operation>"), through the service's middleware:
+    a service that is down cannot answer it."""
+    store, key = kept_answers(service).store, f"{caller.get()}/{operation}"
+
+    def look():
+        answer = store.results.setdefault(key, _VOID)
+        return None if answer is _VOID else answer
+    return await service.call(SETTLE + operation, look)
 
 
 # %% notebooks/04_compensation.ipynb · cell 15
@@ -380,17 +411,17 @@ def registration_saga(users, emails, profiles, *, in_parallel: bool = False) -> 
     * create_profile -> delete the profile.
     """
     async def delete_user(reg):
-        user_id = await users.settle("create_user")
+        user_id = await settle(users, "create_user")
         return user_id and await users.delete_user(user_id)
 
     async def send_cancellation(reg):
-        if await emails.settle("send_verification"):
+        if await settle(emails, "send_verification"):
             return await emails.send(reg.input["email"], "Registration cancelled: please ignore "
                                      "our verification e-mail", operation="send_cancellation",
                                      user_id=reg.results["create_user"])
 
     async def delete_profile(reg):
-        profile_id = await profiles.settle("create_profile")
+        profile_id = await settle(profiles, "create_profile")
         return profile_id and await profiles.delete_profile(profile_id)
 
     return saga(registration(users, emails, profiles, in_parallel=in_parallel),
@@ -412,14 +443,14 @@ async def registration_trial(n: int = 20, *, invalid: float = 0.0, faults: Fault
                              in_parallel: bool = False, every: float = 0.05):
     """The orchestrated saga under fire: `n` registrations, one every `every` s, a share
     `invalid` of them with an address the Email Service rejects, `faults` attached to the three
-    services (keyed last), forward steps retried per `retry` under `timeouts`; e-mail and
+    services (after their keys), forward steps retried per `retry` under `timeouts`; e-mail and
     profile in parallel if `in_parallel`. Waits until every
     instance has ended and every request has landed; returns the orchestrator and the services (users, emails, profiles)."""
-    services = [UserService(), EmailService(), ProfileService()]
+    users, emails, profiles = services = [keep_answers(s) for s in (UserService(), EmailService(),
+                                                                      ProfileService())]
     if faults is not None:
         for service in services:
             faults.attach(service)
-    users, emails, profiles = (keep_answers(s) for s in services)
     orch = SagaOrchestrator(registration_saga(users, emails, profiles, in_parallel=in_parallel), retry=retry,
                             timeouts=timeouts, policy=policy, register=register)
     for person in people(n, invalid=invalid):
@@ -434,7 +465,7 @@ async def registration_trial(n: int = 20, *, invalid: float = 0.0, faults: Fault
 def _kept(service, operation: str) -> dict[str, Any]:
     """{caller: answer} for the `operation` requests a service with `keep_answers` did."""
     suffix = f"/{operation}"
-    return {key.removesuffix(suffix): answer for key, answer in service.answers.results.items()
+    return {key.removesuffix(suffix): answer for key, answer in kept_answers(service).store.results.items()
             if key.endswith(suffix) and answer is not _VOID}
 
 

@@ -5,14 +5,16 @@
 Lesson 01 builds the registration services (users, e-mails, profiles, welcome offers).
 Each request goes through `Service.call`: it waits a latency drawn from the run's seeded
 generator, applies the state change and records the call (service, operation, caller,
-start, end, error). Later lessons wrap faults, timeouts and tracing around `call`.
+start, end, error). Later lessons add behaviour around every request with `Service.use`
+(faults, idempotency keys, tracing), never by editing a service.
 """
 
 import asyncio
+import inspect
 import math
 import pandas as pd
 from dataclasses import dataclass
-from typing import Any, Callable, TYPE_CHECKING
+from typing import Any, Awaitable, Callable, TYPE_CHECKING
 
 from sagalab.runtime import caller, new_id, now, rng
 
@@ -21,6 +23,7 @@ __all__ = [
     "Call",
     "EmailService",
     "InventoryService",
+    "Middleware",
     "NotificationService",
     "OfferService",
     "OrderFlow",
@@ -28,6 +31,7 @@ __all__ = [
     "OutOfStock",
     "PaymentService",
     "ProfileService",
+    "Request",
     "Service",
     "ShipmentService",
     "UserService",
@@ -49,40 +53,83 @@ class Call:
     error: str | None = None
 
 
+@dataclass
+class Request:
+    """One request on its way to a service. Middleware may read it and change it: wrap
+    `work` to act when the work runs (after the latency), replace `latency` to draw it."""
+    service: "Service"
+    operation: str
+    caller: str
+    work: Callable[[], Any]              # the state change
+    latency: Callable[[], float]         # how long serving takes (the service's own draw)
+
+
+Middleware = Callable[[Request, Callable[[Request], Awaitable[Any]]], Awaitable[Any]]
+
+
 class Service:
     """A remote service, simulated: in-memory state; each request takes a random latency.
 
     Latency is lognormal around `median` seconds (`spread` 0 makes it exactly `median`).
     Subclasses implement operations as `await self.call("operation", work)`, where `work()`
     is the state change, done once the latency has passed.
+
+    `use(middleware)` adds behaviour around every request: `async def mw(request, call_next)`
+    awaits `call_next(request)` to pass it on. The first added is the outermost (the request
+    meets it first), unless one is added `outermost=True` (what must see everything the caller
+    sees, as a trace does); `service.middleware` lists them in the order a request meets them.
     """
 
     def __init__(self, name: str, median: float = 0.1, spread: float = 0.3):
         self.name, self.median, self.spread = name, median, spread
         self.calls: list[Call] = []
+        self.middleware: list[Middleware] = []
+
+    def __repr__(self) -> str:
+        uses = ", ".join(getattr(m, "__qualname__", type(m).__name__) for m in self.middleware)
+        return f"<{type(self).__name__} {self.name!r}: {len(self.calls)} calls, uses [{uses}]>"
+
+    def use(self, middleware: Middleware, *, outermost: bool = False) -> "Service":
+        """Add `middleware` inside the ones already added (outside them if `outermost`);
+        return the service."""
+        call = getattr(middleware, "__call__", None)
+        if not (inspect.iscoroutinefunction(middleware) or inspect.iscoroutinefunction(call)):
+            raise TypeError(f"{self.name}: middleware must be an async function "
+                            f"`async def mw(request, call_next)`, got {middleware!r:.60}")
+        self.middleware.insert(0 if outermost else len(self.middleware), middleware)
+        return self
 
     def latency(self) -> float:
         """Seconds one request takes: mostly near the median, now and then much more."""
         return self.median * math.exp(self.spread * rng().gauss(0.0, 1.0))
 
     async def call(self, operation: str, work: Callable[[], Any]) -> Any:
-        """Serve one request: wait a latency, then return `work()` (or raise its error).
+        """Serve one request: wait a latency, then return `work()` (or raise its error),
+        through the middleware."""
+        return await self._pass(Request(self, operation, caller.get(), work, self.latency), 0)
 
-        The request is served in a task of its own: once sent, it completes even if the caller
-        stops waiting (a timeout, a crashed orchestrator), as a request to a real service does.
-        """
-        record = Call(self.name, operation, caller.get(), now())
+    async def _pass(self, request: Request, index: int) -> Any:
+        if index == len(self.middleware):
+            return await self._send(request)
+        return await self.middleware[index](request, lambda r: self._pass(r, index + 1))
+
+    async def _send(self, request: Request) -> Any:
+        """The request reaches the service. It is served in a task of its own: once sent, it
+        completes even if the caller stops waiting (a timeout, a crashed orchestrator), as a
+        request to a real service does."""
+        record = Call(self.name, request.operation, request.caller, now())
         self.calls.append(record)
-        served = asyncio.create_task(self._serve(record, work), name=f"{self.name}.{operation}")
+        served = asyncio.create_task(self._serve(record, request),
+                                     name=f"{self.name}.{request.operation}")
         # If the caller stopped waiting, nobody reads the request's error: mark it read, or
         # asyncio prints "Task exception was never retrieved" at some random later moment.
         served.add_done_callback(lambda task: task.cancelled() or task.exception())
         return await asyncio.shield(served)
 
-    async def _serve(self, record: Call, work: Callable[[], Any]) -> Any:
+    async def _serve(self, record: Call, request: Request) -> Any:
         try:
-            await asyncio.sleep(self.latency())
-            return work()
+            await asyncio.sleep(request.latency())
+            return request.work()
         except Exception as exc:
             record.error = f"{type(exc).__name__}: {exc}"
             raise

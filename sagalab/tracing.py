@@ -340,25 +340,24 @@ def show_tree(spans: pd.DataFrame, *, errors: int = 60) -> None:
 # %% notebooks/06_tracing.ipynb · cell 18
 def trace_services(tracer, *services):
     """A span per request to each service (kind "server", named after the operation), as a
-    child of whatever span is current where the request is made. Wraps `service.call` on
-    these objects, as a fault plan does; attach fault plans first, so the span sees what the
-    caller sees: a refusal, a lost reply, a caller that stopped waiting. Returns the services.
+    child of whatever span is current where the request is made. The tracer is each
+    service's outermost middleware (`service.use(..., outermost=True)`), so the span sees
+    what the caller sees, fault plans included: a refusal, a lost reply, a caller that
+    stopped waiting. Returns the services.
     """
+    async def server_span(request, call_next):
+        span = tracer.start_span(request.operation, service=request.service.name, kind=SERVER,
+                                 attributes={"sagalab.caller": request.caller})
+        try:
+            result = await call_next(request)
+        except BaseException as error:
+            tracer.end_span(span, error)
+            raise
+        tracer.end_span(span)
+        return result
+
     for service in services:
-        serve, name = service.call, service.name
-
-        async def call(operation, work, *, serve=serve, name=name):
-            span = tracer.start_span(operation, service=name, kind=SERVER,
-                                     attributes={"sagalab.caller": caller.get()})
-            try:
-                result = await serve(operation, work)
-            except BaseException as error:
-                tracer.end_span(span, error)
-                raise
-            tracer.end_span(span)
-            return result
-
-        service.call = call
+        service.use(server_span, outermost=True)
     return services
 
 

@@ -12,6 +12,7 @@ from sagalab.retry import RetryPolicy
 from sagalab.runtime import now, run
 from sagalab.saga import (CANCELLED, COMPENSATED, COMPENSATING, ORDER_MOVES, PARKED, PLACED,
                           RequestVoided, SagaOrchestrator, SagaOrderService, SagaWorkflow, keep_answers,
+                          kept_answers, settle,
                           money_not_conserved, order_outcomes, order_saga, order_trial,
                           order_violations, orders_not_ended, registration_saga,
                           registration_trial, registration_violations, saga,
@@ -212,16 +213,36 @@ def test_keep_answers_remembers_settles_and_voids():
         users = keep_answers(FaultPlan(script=["lost"]).attach(UserService()))
         with pytest.raises(ReplyLost):
             await users.create_user("ada@example.com", "Ada")
-        found = await users.settle("create_user")
+        found = await settle(users, "create_user")
         again = await users.create_user("ada@example.com", "Ada")       # a retry: the kept answer
-        none = await users.settle("delete_user")
+        none = await settle(users, "delete_user")
         with pytest.raises(RequestVoided, match="-/delete_user arrived after its compensation"):
             await users.delete_user("user-0001")
-        return found, again, none, dict(users.users), sorted(users.answers.results)
+        return found, again, none, dict(users.users), sorted(kept_answers(users).store.results)
     found, again, none, accounts, keys = run(main())
     assert (found, again, none) == ("user-0001", "user-0001", None)
     assert list(accounts) == ["user-0001"]
     assert keys == ["-/create_user", "-/delete_user"]
+
+
+def test_keys_go_outside_the_faults_whichever_is_added_first():
+    async def main(order):
+        plan, users = FaultPlan(script=["lost"]), UserService()
+        for add in order:
+            keep_answers(users) if add == "keys" else plan.attach(users)
+        with pytest.raises(ReplyLost):
+            await users.create_user("ada@example.com", "Ada")
+        again = await users.create_user("ada@example.com", "Ada")     # the kept answer
+        return [type(m).__name__ for m in users.middleware], again, len(users.users)
+    for order in (("keys", "faults"), ("faults", "keys")):
+        assert run(main(order)) == (["KeptAnswers", "method"], "user-0001", 1), order
+
+
+def test_settle_needs_keys_and_says_so():
+    async def main():
+        await settle(UserService(), "create_user")
+    with pytest.raises(ValueError, match="keep_answers"):
+        run(main())
 
 
 def test_a_request_still_in_flight_when_its_step_is_compensated_is_refused():
