@@ -35,18 +35,8 @@ from typing import Any, Callable, Iterable, Mapping
 
 from sagalab import runtime
 from sagalab.bus import Bus, Envelope, Subscription
-from sagalab.orchestrator import (
-    COMPLETED,
-    FAILED,
-    Instance,
-    Orchestrator,
-    Parallel,
-    RUNNING,
-    Step,
-    StepFailed,
-)
+from sagalab.orchestrator import COMPLETED, FAILED, Instance, RUNNING, Step
 from sagalab.retry import Attempts, RetryPolicy, redelivery
-from sagalab.runtime import caller
 from sagalab.saga import PARKED, SagaOrchestrator
 
 __all__ = [
@@ -523,30 +513,25 @@ class SupervisedOrchestrator(SagaOrchestrator):
       written into the instance's history ("resolved"), with `note` and `by`.
     """
 
+    # A person may move a failed instance on (failed -> running); a skipped step is done.
+    MOVES = {**SagaOrchestrator.MOVES, FAILED: SagaOrchestrator.MOVES[FAILED] | {RUNNING}}
+    DONE = SagaOrchestrator.DONE | {SKIPPED}
+
     def __init__(self, workflow, *, on_failure: str = COMPENSATE, **options):
         if on_failure not in (HOLD, COMPENSATE):
             raise ValueError(f"on_failure must be {HOLD!r} or {COMPENSATE!r}, got {on_failure!r}")
         super().__init__(workflow, **options)
         self.on_failure = on_failure
-        self._reopening: set[str] = set()      # instances a person is moving failed -> running
 
     # -- failures wait for a person ------------------------------------------------------------
-    async def run_instance(self, instance: Instance) -> None:
-        if self.on_failure == COMPENSATE:
-            return await super().run_instance(instance)
-        # The core's run, without the saga's automatic compensation: a failed instance waits.
-        await Orchestrator.run_instance(self, instance)
+    def should_compensate(self, instance: Instance) -> bool:
+        # "hold": a failed instance waits for a person instead of compensating at once.
+        return self.on_failure == COMPENSATE and super().should_compensate(instance)
 
     def _register(self, instance: Instance, step: Step) -> None:
         # A retried step must not register its compensation a second time.
         if not any(u.step == step.name for u in self.undos.get(instance.id, ())):
             super()._register(instance, step)
-
-    def set_status(self, instance: Instance, status: str, detail: str = "") -> None:
-        if instance.id in self._reopening and (instance.status, status) == (FAILED, RUNNING):
-            instance.status, instance.ended, instance.error = RUNNING, None, None
-            return self.record(instance, RUNNING, instance.current_step, detail)
-        super().set_status(instance, status, detail)
 
     # -- what needs a person -------------------------------------------------------------------
     def incidents(self) -> pd.DataFrame:
@@ -601,7 +586,6 @@ class SupervisedOrchestrator(SagaOrchestrator):
         self.record(instance, "resolved", at, f"{action} by {by}" + (f": {note}" if note else ""))
 
         async def act():
-            caller.set(instance.id)      # in its own task, as the first time: services key on it
             if instance.status == PARKED:
                 if action == "skip":
                     undo = next(u for u in self.undos[instance.id] if u.status == FAILED)
@@ -613,36 +597,13 @@ class SupervisedOrchestrator(SagaOrchestrator):
                 record = instance.steps[at]
                 record.status, record.end = SKIPPED, runtime.now()
                 instance.results[at] = result
-            self._reopening.add(instance.id)
-            try:
-                self.set_status(instance, RUNNING, f"{action} by {by}")
-            finally:
-                self._reopening.discard(instance.id)
-            await self._carry_on(instance)
+            instance.error = None
+            self.set_status(instance, RUNNING, f"{action} by {by}")
+            await self.run_instance(instance)       # the core's loop: steps done are not rerun
 
-        task = asyncio.create_task(act(), name=f"{instance.id} {action}")
+        # In its own task, as the first time, through the core's driver: the services learn
+        # who calls (they key on it), and the instance middleware (a trace) sees this run too.
+        task = asyncio.create_task(self.drive(instance, act), name=f"{instance.id} {action}")
         self._tasks[instance.id] = task
         await task
         return instance.status
-
-    async def _carry_on(self, instance: Instance) -> None:
-        """Run the workflow's steps that are not done yet (completed or skipped), in order:
-        the core's run_instance, resumed where the instance stopped."""
-        for entry in self.workflow.steps:
-            members = entry.steps if isinstance(entry, Parallel) else (entry,)
-            todo = tuple(s for s in members if instance.steps[s.name].status not in (COMPLETED, SKIPPED))
-            if not todo:
-                continue
-            instance.current_step = entry.name
-            try:
-                if isinstance(entry, Parallel):
-                    await self.run_group(instance, Parallel(entry.name, todo))
-                else:
-                    await self.run_step(instance, entry)
-            except StepFailed as failure:
-                self.fail(instance, str(failure))
-                if self.on_failure == COMPENSATE and self.undos.get(instance.id):
-                    await self.compensate(instance)
-                return
-        instance.current_step = None
-        self.set_status(instance, COMPLETED)

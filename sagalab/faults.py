@@ -13,7 +13,6 @@ gives the same faults on every run with the same seed.
 """
 
 import asyncio
-import contextvars
 import functools
 import math
 import pandas as pd

@@ -508,11 +508,8 @@ class LoadOrchestrator(Orchestrator):
     instances that got a worker (`began`) and that ended (`finished`), for the gauge."""
 
     def __init__(self, workflow: Workflow, **options):
-        super().__init__(workflow, **options)
+        super().__init__(workflow, history=False, **options)
         self.began = self.finished = 0
-
-    def record(self, instance, event, step=None, detail=""):
-        pass
 
     async def run_instance(self, instance) -> None:
         self.began += 1

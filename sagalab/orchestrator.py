@@ -21,8 +21,10 @@ from sagalab.services import OrderFlow
 
 __all__ = [
     "CANCELLED",
+    "COMPENSATION",
     "COMPLETED",
     "FAILED",
+    "INSTANCE",
     "Input",
     "Instance",
     "MissingField",
@@ -31,6 +33,7 @@ __all__ = [
     "PENDING",
     "Parallel",
     "RUNNING",
+    "STEP",
     "Step",
     "StepFailed",
     "StepRecord",
@@ -117,8 +120,8 @@ class Workflow:
 # %% notebooks/01_orchestration.ipynb · cell 12
 PENDING, RUNNING, COMPLETED, FAILED, CANCELLED = (
     "pending", "running", "completed", "failed", "cancelled")
-# The only moves an instance's status can make: forward, never back.
-_NEXT = {PENDING: {RUNNING, FAILED}, RUNNING: {COMPLETED, FAILED}, COMPLETED: set(), FAILED: set()}
+# Where middleware can wrap the orchestrator (`Orchestrator.use(mw, on=...)`).
+INSTANCE, STEP, COMPENSATION = "instance", "step", "compensation"
 
 
 class _NamedKeyError(KeyError):
@@ -184,18 +187,53 @@ class Orchestrator:
 
     Create it inside a run: it uses the run's clock and sequential ids.
     `capacity`: how many instances may run at once (None: no limit); the others stay pending.
-    `middleware`: `async def mw(instance, step, call_next)` functions, the first outermost,
-    wrapped around every step call; `await call_next()` calls the next one, then the step.
+    `use(mw, on=...)` adds middleware, the first added outermost (unless `outermost=True`):
+    on STEP, `async def mw(instance, step, call_next)` around every step call; on INSTANCE,
+    `async def mw(instance, call_next)` around every run of an instance (its first, and any
+    later one: a saga resumed, an incident resolved); on COMPENSATION, `async def
+    mw(instance, undo, call_next)` (lesson 04). `await call_next()` runs the rest.
+    `middleware=`: step middleware, as `use` would add it. `history=False` keeps no history.
     """
+    # The moves an instance's status can make, and where it rests (then it has `ended`);
+    # a step in DONE is not run again. Subclasses extend the tables (a saga: compensating...).
+    MOVES = {PENDING: {RUNNING, FAILED}, RUNNING: {COMPLETED, FAILED}}
+    TERMINAL = {COMPLETED, FAILED}
+    DONE = {COMPLETED}
 
-    def __init__(self, workflow: Workflow, *, capacity: int | None = None, middleware=()):
+    def __init__(self, workflow: Workflow, *, capacity: int | None = None, middleware=(),
+                 history: bool = True):
         self.workflow = workflow
-        self.middleware = list(middleware)
+        self.middleware: dict[str, list] = {INSTANCE: [], STEP: [], COMPENSATION: []}
+        for mw in middleware:
+            self.use(mw)
         self.instances: dict[str, Instance] = {}
         self.history: list[dict] = []        # append-only: entries are never changed or removed
-        self.up = True
+        self.keep_history, self.up = history, True
         self._tasks: dict[str, asyncio.Task] = {}
         self._slots = asyncio.Semaphore(capacity) if capacity else None
+
+    def __repr__(self) -> str:
+        uses = {on: [getattr(m, "__qualname__", type(m).__name__) for m in chain]
+                for on, chain in self.middleware.items() if chain}
+        return f"<{type(self).__name__} {self.workflow.name}: {len(self.instances)} instances, uses {uses}>"
+
+    def use(self, middleware, *, on: str = STEP, outermost: bool = False) -> "Orchestrator":
+        """Add `middleware` at the interception point `on`; return the orchestrator."""
+        if on not in self.middleware:
+            raise ValueError(f"no interception point {on!r}: use one of {', '.join(self.middleware)}")
+        if not (inspect.iscoroutinefunction(middleware)
+                or inspect.iscoroutinefunction(getattr(middleware, "__call__", None))):
+            raise TypeError(f"middleware must be an async function, got {middleware!r:.60}")
+        chain = self.middleware[on]
+        chain.insert(0 if outermost else len(chain), middleware)
+        return self
+
+    def through(self, on: str, *args, body: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
+        """`body()` inside the middleware at `on`, each called with `args` first."""
+        call = body
+        for middleware in reversed(self.middleware[on]):
+            call = functools.partial(middleware, *args, call)
+        return call()
 
     # -- clients -----------------------------------------------------------------------------
     def start(self, input: dict) -> str:
@@ -262,21 +300,32 @@ class Orchestrator:
 
     # -- the conductor -----------------------------------------------------------------------
     async def _conduct(self, instance: Instance) -> None:
-        caller.set(instance.id)     # services record which instance called them
+        body = functools.partial(self.run_instance, instance)
         if self._slots is None:
-            return await self.run_instance(instance)
+            return await self.drive(instance, body)
         async with self._slots:     # pending until a worker slot is free
-            await self.run_instance(instance)
+            await self.drive(instance, body)
+
+    async def drive(self, instance: Instance, body: Callable[[], Awaitable[Any]]) -> None:
+        """Every run of an instance goes through here, the first and any later one: `body()`
+        inside the instance middleware, with the services told who calls (they record it)."""
+        caller.set(instance.id)
+        await self.through(INSTANCE, instance, body=body)
 
     async def run_instance(self, instance: Instance) -> None:
-        """Run the steps in order and end the instance completed, or failed at the first
-        step that fails. Override (calling super()) to act around a whole instance."""
-        self.set_status(instance, RUNNING)
+        """Run the steps not yet done, in order, and end the instance completed, or failed at
+        the first step that fails. Override (calling super()) to act around a whole instance."""
+        if instance.status != RUNNING:
+            self.set_status(instance, RUNNING)
         for entry in self.workflow.steps:
+            members = entry.steps if isinstance(entry, Parallel) else (entry,)
+            todo = tuple(s for s in members if instance.steps[s.name].status not in self.DONE)
+            if not todo:
+                continue
             instance.current_step = entry.name
             try:
                 if isinstance(entry, Parallel):
-                    await self.run_group(instance, entry)
+                    await self.run_group(instance, Parallel(entry.name, todo))
                 else:
                     await self.run_step(instance, entry)
             except StepFailed as failure:
@@ -299,11 +348,9 @@ class Orchestrator:
         record = instance.steps[step.name]
         record.status, record.start = RUNNING, now()
         self.record(instance, "step started", step.name)
-        call = functools.partial(step.fn, instance)
-        for middleware in reversed(self.middleware):
-            call = functools.partial(middleware, instance, step, call)
         try:
-            result = await call()
+            result = await self.through(STEP, instance, step,
+                                        body=functools.partial(step.fn, instance))
         except Exception as exc:
             record.status, record.end, record.error = FAILED, now(), f"{type(exc).__name__}: {exc}"
             self.record(instance, "step failed", step.name, record.error)
@@ -315,14 +362,14 @@ class Orchestrator:
 
     # -- state changes: every one goes through here and into the history ----------------------
     def set_status(self, instance: Instance, status: str, detail: str = "") -> None:
-        """Move `instance` to `status` (forward only) and record it."""
-        if status not in _NEXT[instance.status]:
+        """Move `instance` to `status` if MOVES allows it, and record it. `ended` is when it
+        reached a TERMINAL status (None while it is in none)."""
+        if status not in self.MOVES.get(instance.status, ()):
             raise RuntimeError(f"{instance.id}: cannot go from {instance.status} to {status}")
         instance.status = status
-        if status == RUNNING:
+        if status == RUNNING and instance.started is None:
             instance.started = now()
-        else:
-            instance.ended = now()
+        instance.ended = now() if status in self.TERMINAL else None
         self.record(instance, status, instance.current_step, detail)
 
     def fail(self, instance: Instance, error: str) -> None:
@@ -334,9 +381,10 @@ class Orchestrator:
         self.set_status(instance, FAILED, error)
 
     def record(self, instance: Instance, event: str, step: str | None = None, detail: str = ""):
-        """Append one entry to the history."""
-        self.history.append({"time": now(), "instance": instance.id, "event": event,
-                             "step": step, "detail": detail})
+        """Append one entry to the history (if it keeps one)."""
+        if self.keep_history:
+            self.history.append({"time": now(), "instance": instance.id, "event": event,
+                                 "step": step, "detail": detail})
 
 
 # %% notebooks/01_orchestration.ipynb · cell 16

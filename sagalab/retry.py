@@ -245,8 +245,8 @@ class RetryingOrchestrator(Orchestrator):
     def __init__(self, workflow, *, retry=None, timeouts=None, **options):
         super().__init__(workflow, **options)
         self.attempts = Attempts()
-        self.middleware.append(step_retries(retry, timeouts=timeouts, log=self.attempts,
-                                            on_retry=self._note_retry))
+        self.use(step_retries(retry, timeouts=timeouts, log=self.attempts,
+                              on_retry=self._note_retry))
 
     def _note_retry(self, instance, step, attempt, error, delay) -> None:
         self.record(instance, "step retry", step.name,

@@ -33,6 +33,7 @@ from sagalab.bus import Bus
 from sagalab.faults import FaultPlan
 from sagalab.orchestrator import (
     CANCELLED,
+    COMPENSATION,
     COMPLETED,
     FAILED,
     Instance,
@@ -248,7 +249,7 @@ COMPENSATING, COMPENSATED, PARKED = "compensating", "compensated", "parked"
 # The moves a saga adds after the core's `failed`. A parked instance may be compensated again
 # once a person has fixed the cause (lesson 05).
 SAGA_MOVES = {FAILED: {COMPENSATING}, COMPENSATING: {COMPENSATED, PARKED},
-              PARKED: {COMPENSATING}, COMPENSATED: set()}
+              PARKED: {COMPENSATING}}
 
 # Compensations must finish: retry them longer than forward steps, then ask a person.
 COMPENSATION_POLICY = RetryPolicy(maximum_attempts=5, initial_interval=0.5, maximum_interval=10)
@@ -281,7 +282,12 @@ class SagaOrchestrator(RetryingOrchestrator):
       last attempt: `parked` -- a person must look; `current_step` names the compensation, the
       earlier ones wait. Other instances go on.
     * `retry`, `timeouts`: lesson 03's per-step retries of the forward steps.
+
+    Its status table is the core's, extended (SAGA_MOVES): while compensating, an instance has
+    no `ended`; compensated and parked are where it rests.
     """
+    MOVES = {**RetryingOrchestrator.MOVES, **SAGA_MOVES}
+    TERMINAL = RetryingOrchestrator.TERMINAL | {COMPENSATED, PARKED}
 
     def __init__(self, workflow: SagaWorkflow, *, policy: RetryPolicy = COMPENSATION_POLICY,
                  register: str = "before", **options):
@@ -308,8 +314,13 @@ class SagaOrchestrator(RetryingOrchestrator):
 
     async def run_instance(self, instance: Instance) -> None:
         await super().run_instance(instance)
-        if instance.status == FAILED and self.undos.get(instance.id):
+        if instance.status == FAILED and self.should_compensate(instance):
             await self.compensate(instance)
+
+    def should_compensate(self, instance: Instance) -> bool:
+        """Is a failed instance compensated at once? Yes, if a step registered an undo (a
+        subclass may decide otherwise: lesson 05 lets a person decide)."""
+        return bool(self.undos.get(instance.id))
 
     async def compensate(self, instance: Instance) -> None:
         """Run the instance's compensations not yet done, most recent first; end it
@@ -319,7 +330,8 @@ class SagaOrchestrator(RetryingOrchestrator):
         for undo in reversed(undos):
             if undo.status != COMPLETED:          # completed: done before it was parked
                 instance.current_step = f"undo {undo.step}"
-                if not await self.run_compensation(instance, undo):
+                run = functools.partial(self.run_compensation, instance, undo)
+                if not await self.through(COMPENSATION, instance, undo, body=run):
                     return self.set_status(instance, PARKED, f"undo {undo.step}: {undo.error}")
         instance.current_step = None
         self.set_status(instance, COMPENSATED,
@@ -332,10 +344,10 @@ class SagaOrchestrator(RetryingOrchestrator):
         if instance.status != PARKED:
             raise RuntimeError(f"{instance_id} is {instance.status}, not {PARKED}: nothing to resume")
 
-        async def again():
-            caller.set(instance.id)     # in its own task, as the first time: services key on it
-            await self.compensate(instance)
-        await asyncio.create_task(again(), name=f"{instance.id} resumed")
+        # In its own task, as the first time, through the core's driver (which tells services
+        # who calls: they key on it).
+        await asyncio.create_task(self.drive(instance, functools.partial(self.compensate, instance)),
+                                  name=f"{instance.id} resumed")
 
     async def run_compensation(self, instance: Instance, undo: Undo) -> bool:
         """Run one compensation, retried per `policy`; True if it succeeded in the end."""
@@ -356,17 +368,6 @@ class SagaOrchestrator(RetryingOrchestrator):
         undo.status = COMPLETED
         self.record(instance, "undo completed", undo.step, str(undo.result))
         return True
-
-    def set_status(self, instance: Instance, status: str, detail: str = "") -> None:
-        """The saga's moves (SAGA_MOVES) are checked and made here; the core's, by the core."""
-        if status not in SAGA_MOVES.get(instance.status, ()):
-            if instance.status in (COMPENSATING, COMPENSATED, PARKED):
-                raise RuntimeError(f"{instance.id}: cannot go from {instance.status} to {status}")
-            return super().set_status(instance, status, detail)
-        instance.status = status
-        if status != COMPENSATING:
-            instance.ended = now()
-        self.record(instance, status, instance.current_step, detail)
 
     # -- queries -------------------------------------------------------------------------------
     def status(self, instance_id: str) -> dict:

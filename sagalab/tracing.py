@@ -40,8 +40,9 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from typing import Any, Iterator, Mapping
 
+from sagalab.orchestrator import COMPENSATION, INSTANCE, STEP
 from sagalab.retry import DELIVERY_COUNT
-from sagalab.runtime import caller, current, now
+from sagalab.runtime import current, now
 
 __all__ = [
     "CLIENT",
@@ -366,44 +367,44 @@ def trace_orchestrator(tracer, orchestrator, *, service: str = "Orchestrator"):
     """Spans for what the conductor does: one per instance ("<workflow> workflow"), one per
     step inside it, one per compensation ("undo <step>", lesson 04's SagaOrchestrator).
 
-    Around the core, not in it: the step spans are the outermost middleware (so a step retried
-    by lesson 03's RetryingOrchestrator is one span, its attempts the requests inside it);
-    `run_instance` (and `run_compensation`) are wrapped on this object. An instance's task is
-    started by `start()`, so the span current there (a customer's checkout) is its parent.
-    Returns the orchestrator.
+    Around the core, not in it: outermost middleware at each of the orchestrator's
+    interception points (`orchestrator.use(..., outermost=True)`), so a step retried by lesson
+    03's RetryingOrchestrator is one span, its attempts the requests inside it. An instance's
+    task is started by `start()`, so the span current there (a customer's checkout) is its
+    parent; a later run of the same instance (a saga resumed, an incident resolved) is a child
+    of its first workflow span, "(continued)", in the same trace. Returns the orchestrator.
     """
-    workflow = orchestrator.workflow.name
+    workflow, first = orchestrator.workflow.name, {}      # instance id -> its first span's context
 
     async def step_span(instance, step, call_next):
         with tracer.span(step.name, service=service,
                          attributes={"workflow.instance.id": instance.id}):
             return await call_next()
 
-    orchestrator.middleware.insert(0, step_span)
-    run_instance = orchestrator.run_instance
-
-    async def traced_instance(instance):
-        with tracer.span(f"{workflow} workflow", service=service,
+    async def instance_span(instance, call_next):
+        again = instance.id in first
+        name, parent = ((f"{workflow} workflow (continued)", first[instance.id]) if again
+                        else (f"{workflow} workflow", CURRENT))
+        with tracer.span(name, service=service, parent=parent,
                          attributes={"workflow.instance.id": instance.id}) as span:
-            await run_instance(instance)
+            first.setdefault(instance.id, span.context)
+            await call_next()
             span.set_attribute("workflow.status", instance.status)
             if instance.error:                  # failed, compensated or parked: not a success
                 tracer.set_error(span, instance.error)
 
-    orchestrator.run_instance = traced_instance
-    if hasattr(orchestrator, "run_compensation"):
-        run_compensation = orchestrator.run_compensation
+    async def compensation_span(instance, undo, call_next):
+        with tracer.span(f"undo {undo.step}", service=service,
+                         attributes={"workflow.instance.id": instance.id,
+                                     "saga.compensation": True}) as span:
+            done = await call_next()
+            if not done:
+                tracer.set_error(span, undo.error)
+            return done
 
-        async def traced_compensation(instance, undo):
-            with tracer.span(f"undo {undo.step}", service=service,
-                             attributes={"workflow.instance.id": instance.id,
-                                         "saga.compensation": True}) as span:
-                done = await run_compensation(instance, undo)
-                if not done:
-                    tracer.set_error(span, undo.error)
-                return done
-
-        orchestrator.run_compensation = traced_compensation
+    orchestrator.use(step_span, on=STEP, outermost=True)
+    orchestrator.use(instance_span, on=INSTANCE, outermost=True)
+    orchestrator.use(compensation_span, on=COMPENSATION, outermost=True)
     return orchestrator
 
 
