@@ -4,28 +4,34 @@
 
 Built in notebooks/02_choreography.ipynb. Each subscription has its own queue (a log and an
 offset) and its own worker task, so a slow, paused or failing subscriber delays nobody else.
-Later lessons wrap behaviour around every handler call with middleware (`Bus.use`): retries
-(lesson 03), dead letters (05), tracing through `Envelope.headers` (06).
+Later lessons add behaviour with middleware (`Bus.use`), around every delivery to a handler
+(retries in lesson 03, dead letters in 05) and around every publish (tracing in 06, which
+carries its context in `Envelope.headers`).
 """
 
 import asyncio
 import contextvars
-import inspect
 import itertools
 import pandas as pd
 import zlib
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Awaitable, Callable, Iterable, Iterator, Mapping, NamedTuple
+from typing import Any, Awaitable, Callable, Iterable, Mapping, NamedTuple
 
 from sagalab import runtime
+from sagalab.services import Extensible, is_async
 
 __all__ = [
     "Bus",
+    "Controls",
+    "DELIVER",
     "EMPTY",
     "Envelope",
     "Failure",
     "Handler",
+    "Message",
     "Middleware",
+    "PUBLISH",
     "Subscription",
     "deliveries",
     "event_log",
@@ -35,8 +41,6 @@ __all__ = [
 
 
 # %% notebooks/02_choreography.ipynb · cell 3
-_new_envelope = tuple.__new__   # Envelope(...) minus a Python-level __new__ call: the hot path
-
 EMPTY: Mapping[str, Any] = MappingProxyType({})   # shared by every envelope without headers
 
 
@@ -45,8 +49,8 @@ class Envelope(NamedTuple):
 
     `envelope._replace(headers=...)` returns a changed copy (later lessons redeliver events
     that way). The bus does not copy the payload: handlers treat it as read-only, as a real
-    broker's consumers would their own copy. A NamedTuple rather than a frozen dataclass:
-    just as immutable, and cheaper to create -- the bus creates one per event.
+    broker's consumers would their own copy. (A NamedTuple: as immutable as a frozen
+    dataclass, with `_replace` for a changed copy.)
     """
     id: str                       # "evt-0001": unique on this bus, in publish order
     topic: str                    # the event's type, a fact in the past tense: "OrderPlaced"
@@ -60,7 +64,19 @@ class Envelope(NamedTuple):
 
 # %% notebooks/02_choreography.ipynb · cell 6
 Handler = Callable[[Envelope], Awaitable[None]]
-Middleware = Callable[["Subscription", Envelope, Handler], Awaitable[None]]
+Middleware = Callable[["Subscription", Envelope, Handler], Awaitable[None]]   # on DELIVER
+PUBLISH, DELIVER = "publish", "deliver"      # where middleware can wrap the bus (`Bus.use`)
+
+
+@dataclass
+class Message:
+    """An event on its way to the log: publish middleware may change it (tracing adds a
+    header) before the bus stamps it into an Envelope."""
+    topic: str
+    payload: Mapping[str, Any]
+    key: str | None
+    headers: Mapping[str, str]
+    source: str | None
 
 
 class Failure(NamedTuple):
@@ -102,212 +118,24 @@ class Subscription:
         """Envelopes waiting, plus the one being handled."""
         return len(self.received) - self.offset
 
+    def put(self, env: Envelope, now: float) -> None:
+        """Add an envelope to the queue (it arrived at `now`) and wake the worker."""
+        self.received.append(env)
+        self.arrivals.append(now)
+        self.wake()
+
+    def wake(self) -> None:
+        if self._waiter is not None:        # the worker is asleep: wake it
+            self._waiter.set_result(None)
+            self._waiter = None
+
     def __repr__(self) -> str:
         return f"<Subscription {self.name} {list(self.topics)} backlog={self.backlog}>"
 
 
-def _is_async(fn: Any) -> bool:
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-        getattr(fn, "__call__", None))
-
-
-def _chain(sub: Subscription, middleware: list[Middleware]) -> Handler:
-    """sub.handler wrapped in the middleware, the first one outermost."""
-    call = sub.handler
-    for mw in reversed(middleware):
-        def call(env, mw=mw, call_next=call):
-            return mw(sub, env, call_next)
-    return call
-
-
-def _event_ids(batch: int = 512) -> Iterator[str]:
-    """"evt-0001", "evt-0002", ... without end. Formatted `batch` at a time by one `%` and one
-    split(): one at a time, formatting ids was the largest single cost of publish()
-    (benchmarks/bus_throughput.py)."""
-    template = "evt-%04d " * batch
-    return itertools.chain.from_iterable(
-        map(lambda start: (template % tuple(range(start, start + batch))).split(),
-            itertools.count(1, batch)))
-
-
-def _partition(key: str, members: int) -> int:
-    # A stable hash (str's hash() changes per process), so a key lands on the same member on
-    # every run: Kafka's key -> partition rule.
-    return zlib.crc32(str(key).encode()) % members
-
-
-# The subscription whose handler is running in this task: publish() reads it to stamp
-# `source` and `caused_by` (its `current` envelope) on the events a handler publishes. Set once
-# per worker, not per event, to keep the hot path short; so a task that a handler starts and
-# leaves running would name whatever its subscription is handling by the time it publishes.
-_consumer: contextvars.ContextVar = contextvars.ContextVar("sagalab_bus_consumer", default=None)
-
-
-# %% notebooks/02_choreography.ipynb · cell 8
-class Bus:
-    """An in-memory event bus. Create it inside a run: `async with Bus() as bus: ...`.
-
-    The contract:
-    * `publish` appends the event to `log` and puts it on the queue of one member of every
-      group subscribed to its topic, then returns. It never waits for a handler.
-    * Each subscription has its own queue and worker: a slow, paused or failing subscriber
-      delays no other subscriber.
-    * A subscription handles its events one at a time, in arrival order. In a group, every
-      event with the same key goes to the same member, so per-key order holds in the group.
-    * A handler that raises is recorded in `failures`; its subscription goes on.
-    * `await drain()` returns once every queue is empty and no handler is running.
-    * Middleware (`use`) wraps every handler call: later lessons add retries, dead letters
-      and tracing there, without changing this class.
-    """
-
-    def __init__(self):
-        self._loop = asyncio.get_running_loop()
-        try:   # share the run's clock, so the bus's times line up with the services' times
-            self._t0 = self._loop.time() - runtime.now()
-        except RuntimeError:   # plain asyncio, outside a sagalab run: count from now
-            self._t0 = self._loop.time()
-        self._next_id = _event_ids().__next__
-        self._clock = self._loop.time
-        self.log: list[Envelope] = []          # append-only: every event ever published
-        self.failures: list[Failure] = []
-        self.subscriptions: list[Subscription] = []
-        self._routes: dict[str, list[list[Subscription]]] = {}  # topic -> members of each group
-        self._middleware: list[Middleware] = []
-        self._idle: asyncio.Future | None = None   # what drain() waits on
-        self._closed = False
-
-    def now(self) -> float:
-        return self._loop.time() - self._t0
-
-    # -- wiring -------------------------------------------------------------------------------
-    def subscribe(self, topics: str | Iterable[str], handler: Handler, *,
-                  group: str | None = None, **options) -> Subscription:
-        """Call `await handler(envelope)` for every event of `topics`, from now on.
-
-        `group` names the consumer group (default: the handler's name); subscribing again
-        with the same group adds a competing member. `options` stay on the subscription for
-        middleware to read.
-        """
-        if not _is_async(handler):
-            raise TypeError(f"handler must be an async function (async def ...), got "
-                            f"{getattr(handler, '__qualname__', type(handler).__name__)!r}")
-        topics = (topics,) if isinstance(topics, str) else tuple(topics)
-        if not topics or not all(isinstance(t, str) and t for t in topics):
-            raise ValueError(f"topics must be one or more non-empty strings, got {topics!r}")
-        self._check_open()
-        group = group or getattr(handler, "__qualname__", type(handler).__name__)
-        number = 1 + sum(s.group == group for s in self.subscriptions)
-        sub = Subscription(f"{group}#{number}", group, topics, handler, options)
-        self.subscriptions.append(sub)
-        self._rewire()
-        sub._task = self._loop.create_task(self._work(sub), name=f"bus worker {sub.name}")
-        return sub
-
-    def use(self, middleware: Middleware) -> None:
-        """Wrap every handler call in `await middleware(subscription, envelope, call_next)`;
-        `await call_next(envelope)` runs the rest of the chain, then the handler. The first
-        middleware added is the outermost."""
-        if not _is_async(middleware):
-            raise TypeError("middleware must be an async function: "
-                            "async def mw(subscription, envelope, call_next)")
-        self._middleware.append(middleware)
-        self._rewire()
-
-    def _rewire(self) -> None:
-        # Work out, once per change, which members get which topic and each handler's
-        # middleware chain, so that publishing and handling an event look nothing up.
-        routes: dict[str, dict[str, list[Subscription]]] = {}
-        for sub in self.subscriptions:
-            sub._call = _chain(sub, self._middleware)
-            for topic in sub.topics:
-                routes.setdefault(topic, {}).setdefault(sub.group, []).append(sub)
-        self._routes = {topic: list(groups.values()) for topic, groups in routes.items()}
-
-    # -- the hot path: publish, put, handle ------------------------------------------------------
-    async def publish(self, topic: str, payload: Mapping[str, Any] | None = None, *,
-                      key: str | None = None, headers: Mapping[str, str] | None = None,
-                      source: str | None = None) -> Envelope:
-        """Record an event, queue it for every subscribed group, return its envelope.
-
-        Called from a handler, the new event records the event being handled (`caused_by`)
-        and, unless `source` is given, the handler's group as its source.
-        """
-        if self._closed or not isinstance(topic, str) or not topic:
-            self._check_open()
-            raise ValueError(f"topic must be a non-empty string, got {topic!r}")
-        caused_by = None
-        consumer = _consumer.get()
-        if consumer is not None:
-            source, caused_by = source or consumer.group, consumer.current.id
-        now = self._clock() - self._t0
-        env = _new_envelope(Envelope, (self._next_id(), topic, key, now, payload or EMPTY,
-                                       headers or EMPTY, source, caused_by))
-        self.log.append(env)
-        for members in self._routes.get(topic, ()):
-            # one member: it; competing members: the key picks one (no key: the event id)
-            sub = members[0] if len(members) == 1 else members[
-                _partition(key or env.id, len(members))]
-            sub.received.append(env)       # _put(), inlined: this is the hottest loop there is
-            sub.arrivals.append(now)
-            if sub._waiter is not None:
-                sub._waiter.set_result(None)
-                sub._waiter = None
-        return env
-
-    def enqueue(self, sub: Subscription, env: Envelope) -> None:
-        """Put an envelope on one subscription's queue without publishing it again
-        (later lessons redeliver and redrive events this way)."""
-        self._check_open()
-        self._put(sub, env, self.now())
-
-    def _put(self, sub: Subscription, env: Envelope, now: float) -> None:
-        sub.received.append(env)
-        sub.arrivals.append(now)
-        if sub._waiter is not None:        # its worker is asleep: wake it
-            sub._waiter.set_result(None)
-            sub._waiter = None
-
-    async def _work(self, sub: Subscription) -> None:
-        """A subscription's worker: take the next envelope, await the handler, record, repeat."""
-        _consumer.set(sub)                 # this task's context: publish() finds `sub` here
-        received, clock, t0 = sub.received, self._clock, self._t0
-        started, finished = sub.started.append, sub.finished.append
-        last = None                        # when the previous handler finished, if no wait since
-        i = sub.offset                     # only this worker moves it
-        while True:
-            if i == len(received) or sub.paused:
-                if self._idle is not None and self._all_handled():
-                    self._idle.set_result(None)      # wake drain()
-                    self._idle = None
-                sub._waiter = self._loop.create_future()
-                await sub._waiter
-                last = None
-                continue
-            env = sub.current = received[i]
-            # Taking the next envelope straight after the last one costs no time worth a
-            # clock read: it starts when the previous one finished.
-            started(clock() - t0 if last is None else last)
-            try:
-                await sub._call(env)
-            except Exception as exc:       # recorded, not raised: the subscription goes on
-                sub.errors[i] = error = f"{type(exc).__name__}: {exc}"
-                self.failures.append(Failure(env.id, env.topic, env.key, sub.name,
-                                             clock() - t0, error))
-            finished(last := clock() - t0)
-            i = sub.offset = i + 1
-
-    # -- control ----------------------------------------------------------------------------------
-    async def drain(self) -> None:
-        """Return once every queue is empty and no handler is running, counting the events
-        handlers publish meanwhile. A paused subscription with a backlog keeps it waiting."""
-        while not self._all_handled():
-            if self._idle is None:
-                self._idle = self._loop.create_future()
-            await asyncio.shield(self._idle)
-
-    def _all_handled(self) -> bool:
-        # Checked when a worker runs out of work, not per event: the hot path keeps no count.
-        return all(len(sub.received) == sub.offset for sub in self.subscriptions)
+class Controls:
+    """Operating a running bus (a part of `Bus`): take a group down and bring it back."""
+    subscriptions: list[Subscription]
 
     def pause(self, group: str) -> None:
         """Stop a group's workers taking events, as if the service were down. Its queues
@@ -319,9 +147,7 @@ class Bus:
         """Let a paused group's workers go on, starting with their backlog."""
         for sub in self._members(group):
             sub.paused = False
-            if sub._waiter is not None:
-                sub._waiter.set_result(None)
-                sub._waiter = None
+            sub.wake()
 
     async def outage(self, group: str, start: float, end: float) -> None:
         """Take `group` down from `start` to `end` seconds from now: pause, wait, resume.
@@ -338,6 +164,187 @@ class Bus:
             known = sorted({s.group for s in self.subscriptions})
             raise KeyError(f"no subscription in group {group!r}; groups: {known}")
         return members
+
+
+def _chain(middleware: list, innermost: Callable, *first) -> Callable:
+    """`innermost` wrapped in the middleware, the first one outermost; each middleware is
+    called with `first` (a subscription, for delivery), the message, and the next call."""
+    call = innermost
+    for mw in reversed(middleware):
+        def call(message, mw=mw, call_next=call):
+            return mw(*first, message, call_next)
+    return call
+
+
+def _partition(key: str, members: int) -> int:
+    # A stable hash (str's hash() changes per process), so a key lands on the same member on
+    # every run: Kafka's key -> partition rule.
+    return zlib.crc32(str(key).encode()) % members
+
+
+# The subscription whose handler is running in this task: publish() reads it to stamp
+# `source` and `caused_by` (its `current` envelope) on the events a handler publishes. Set once
+# per worker; so a task that a handler starts and leaves running would name whatever its
+# subscription is handling by the time it publishes.
+_consumer: contextvars.ContextVar = contextvars.ContextVar("sagalab_bus_consumer", default=None)
+
+
+# %% notebooks/02_choreography.ipynb · cell 8
+class Bus(Controls, Extensible):
+    """An in-memory event bus. Create it inside a run: `async with Bus() as bus: ...`.
+
+    The contract:
+    * `publish` appends the event to `log` and puts it on the queue of one member of every
+      group subscribed to its topic, then returns. It never waits for a handler.
+    * Each subscription has its own queue and worker: a slow, paused or failing subscriber
+      delays no other subscriber.
+    * A subscription handles its events one at a time, in arrival order. In a group, every
+      event with the same key goes to the same member, so per-key order holds in the group.
+    * A handler that raises is recorded in `failures`; its subscription goes on with the next
+      event: the event is not delivered again (at most once, for a failing handler; lesson 03
+      adds redelivery).
+    * `await drain()` returns once every queue is empty and no handler is running.
+    * Middleware (`use`, lesson 01's `Extensible`) wraps every delivery (DELIVER: `async def
+      mw(subscription, envelope, call_next)`, `await call_next(envelope)` runs the rest and
+      the handler) or every publish (PUBLISH: `async def mw(message, call_next)`, `await
+      call_next(message)` returns the envelope): later lessons add retries, dead letters and
+      tracing there, without changing this class.
+    """
+
+    POINTS = (DELIVER, PUBLISH)
+
+    def __init__(self):
+        super().__init__()
+        self._loop = asyncio.get_running_loop()
+        try:   # share the run's clock, so the bus's times line up with the services' times
+            self._t0 = self._loop.time() - runtime.now()
+        except RuntimeError:   # plain asyncio, outside a sagalab run: count from now
+            self._t0 = self._loop.time()
+        self._ids = itertools.count(1)
+        self.log: list[Envelope] = []          # append-only: every event ever published
+        self.failures: list[Failure] = []
+        self.subscriptions: list[Subscription] = []
+        self._routes: dict[str, list[list[Subscription]]] = {}  # topic -> members of each group
+        self._publish = self._append_async     # publish middleware around _append
+        self._idle: asyncio.Future | None = None   # what drain() waits on
+        self._closed = False
+
+    def now(self) -> float:
+        return self._loop.time() - self._t0
+
+    def __repr__(self) -> str:
+        return (f"<Bus: {len(self.log)} events, {len(self.subscriptions)} subscriptions, "
+                f"uses {self.uses()}>")
+
+    # -- wiring -------------------------------------------------------------------------------
+    def subscribe(self, topics: str | Iterable[str], handler: Handler, *,
+                  group: str | None = None, **options) -> Subscription:
+        """Call `await handler(envelope)` for every event of `topics`, from now on.
+
+        `group` names the consumer group (default: the handler's name); subscribing again
+        with the same group adds a competing member. `options` stay on the subscription for
+        middleware to read.
+        """
+        if not is_async(handler):
+            raise TypeError(f"handler must be an async function (async def ...), got "
+                            f"{getattr(handler, '__qualname__', type(handler).__name__)!r}")
+        topics = (topics,) if isinstance(topics, str) else tuple(topics)
+        if not topics or not all(isinstance(t, str) and t for t in topics):
+            raise ValueError(f"topics must be one or more non-empty strings, got {topics!r}")
+        self._check_open()
+        group = group or getattr(handler, "__qualname__", type(handler).__name__)
+        number = 1 + sum(s.group == group for s in self.subscriptions)
+        sub = Subscription(f"{group}#{number}", group, topics, handler, options)
+        self.subscriptions.append(sub)
+        self._rewire()
+        sub._task = self._loop.create_task(self._work(sub), name=f"bus worker {sub.name}")
+        return sub
+
+    def _rewire(self) -> None:
+        # Work out, once per change, which members get which topic and the middleware chains,
+        # so that publishing and handling an event look nothing up.
+        routes: dict[str, dict[str, list[Subscription]]] = {}
+        for sub in self.subscriptions:
+            sub._call = _chain(self.middleware[DELIVER], sub.handler, sub)
+            for topic in sub.topics:
+                routes.setdefault(topic, {}).setdefault(sub.group, []).append(sub)
+        self._routes = {topic: list(groups.values()) for topic, groups in routes.items()}
+        self._publish = _chain(self.middleware[PUBLISH], self._append_async)
+
+    # -- publish, put, handle -------------------------------------------------------------------
+    async def publish(self, topic: str, payload: Mapping[str, Any] | None = None, *,
+                      key: str | None = None, headers: Mapping[str, str] | None = None,
+                      source: str | None = None, bare: bool = False) -> Envelope:
+        """Record an event, queue it for every subscribed group, return its envelope.
+
+        Called from a handler, the new event records the event being handled (`caused_by`)
+        and, unless `source` is given, the handler's group as its source. `bare=True`
+        publishes as another client would, without this bus's publish middleware (a
+        partner's own producer)."""
+        self._check_open()
+        if not isinstance(topic, str) or not topic:
+            raise ValueError(f"topic must be a non-empty string, got {topic!r}")
+        message = Message(topic, payload or EMPTY, key, headers or EMPTY, source)
+        return self._append(message) if bare else await self._publish(message)
+
+    async def _append_async(self, message: Message) -> Envelope:
+        return self._append(message)
+
+    def _append(self, message: Message) -> Envelope:
+        source, caused_by, consumer = message.source, None, _consumer.get()
+        if consumer is not None:           # published by a handler: by which, and why
+            source, caused_by = source or consumer.group, consumer.current.id
+        env = Envelope(f"evt-{next(self._ids):04d}", message.topic, message.key, self.now(),
+                       message.payload, message.headers, source, caused_by)
+        self.log.append(env)
+        for members in self._routes.get(env.topic, ()):
+            # one member: it; competing members: the key picks one (no key: the event id)
+            sub = members[0] if len(members) == 1 else members[
+                _partition(env.key or env.id, len(members))]
+            sub.put(env, env.time)
+        return env
+
+    def enqueue(self, sub: Subscription, env: Envelope) -> None:
+        """Put an envelope on one subscription's queue without publishing it again
+        (later lessons redeliver and redrive events this way)."""
+        self._check_open()
+        sub.put(env, self.now())
+
+    async def _work(self, sub: Subscription) -> None:
+        """A subscription's worker: take the next envelope, await the handler, record, repeat."""
+        _consumer.set(sub)                 # this task's context: publish() finds `sub` here
+        while True:
+            i = sub.offset                 # only this worker moves it
+            if i == len(sub.received) or sub.paused:
+                if self._idle is not None and self._all_handled():
+                    self._idle.set_result(None)      # wake drain()
+                    self._idle = None
+                sub._waiter = self._loop.create_future()
+                await sub._waiter
+                continue
+            env = sub.current = sub.received[i]
+            sub.started.append(self.now())
+            try:
+                await sub._call(env)
+            except Exception as exc:       # recorded, not raised: the subscription goes on
+                sub.errors[i] = error = f"{type(exc).__name__}: {exc}"
+                self.failures.append(Failure(env.id, env.topic, env.key, sub.name, self.now(),
+                                             error))
+            sub.finished.append(self.now())
+            sub.offset = i + 1
+
+    # -- control ----------------------------------------------------------------------------------
+    async def drain(self) -> None:
+        """Return once every queue is empty and no handler is running, counting the events
+        handlers publish meanwhile. A paused subscription with a backlog keeps it waiting."""
+        while not self._all_handled():
+            if self._idle is None:
+                self._idle = self._loop.create_future()
+            await asyncio.shield(self._idle)
+
+    def _all_handled(self) -> bool:
+        # Checked when a worker runs out of work: no count of queued events is kept.
+        return all(len(sub.received) == sub.offset for sub in self.subscriptions)
 
     async def close(self) -> None:
         """Stop every worker; events still queued are dropped. `async with` calls this."""

@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterable, Mapping
 from sagalab import runtime
 from sagalab.bus import Bus, Envelope, Subscription
 from sagalab.orchestrator import COMPLETED, FAILED, Instance, RUNNING, Step
-from sagalab.retry import Attempts, RetryPolicy, redelivery
+from sagalab.retry import Attempts, NOT_RETRYABLE, RetryPolicy, redelivery
 from sagalab.saga import PARKED, SagaOrchestrator
 
 __all__ = [
@@ -241,6 +241,7 @@ class DeadLetterQueue:
         self.changes: list[tuple[float, str, int]] = []  # (time, group, +1 in / -1 out)
         self.bus: Bus | None = None
         self._by_delivery: dict[tuple[str, str], DeadLetter] = {}
+        self.listeners: list[Callable] = []             # told of each dead letter (on_dead_letter)
         self._ids = itertools.count(1)                  # outside a sagalab run only
 
     # -- on the bus ----------------------------------------------------------------------------
@@ -263,13 +264,12 @@ class DeadLetterQueue:
             now = self.bus.now()
             return self._dead_letter(sub, env, INVALID, InvalidMessage("; ".join(problems)),
                                      attempts=[], first=now, last=now)
-        label = f"{sub.name}/{env.id}"
-        before = len(self.attempts.of(label))          # attempts of earlier lives (redrives)
         try:
             await call_next(env)
         except Exception as error:                     # not CancelledError: a closing bus
-            mine = self.attempts.of(label)[before:]
-            reason = REJECTED if mine and mine[-1].verdict == "not retryable" else DELIVERY_LIMIT
+            outcome = getattr(error, "retry_outcome", None)   # what redelivery decided
+            mine = list(outcome.attempts) if outcome else []
+            reason = REJECTED if outcome and outcome.verdict == NOT_RETRYABLE else DELIVERY_LIMIT
             now = self.bus.now()
             self._dead_letter(sub, env, reason, error, attempts=mine,
                               first=mine[0].end if mine else now, last=now)
@@ -316,6 +316,14 @@ class DeadLetterQueue:
         letter.deaths.append(death)
         self.outcomes[key] = DEAD
         self.changes.append((now, sub.group, +1))
+        for listener in self.listeners:
+            listener(letter, sub, env)
+
+    def on_dead_letter(self, listener: Callable[["DeadLetter", Subscription, Envelope], None]):
+        """Call `listener(letter, subscription, envelope)` each time an event is dead-lettered
+        (a fact to observe: tracing draws a span for it); return the listener."""
+        self.listeners.append(listener)
+        return listener
 
     def _new_id(self) -> str:
         try:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from sagalab.runtime import caller, new_id, now
-from sagalab.services import OrderFlow
+from sagalab.services import Extensible, OrderFlow
 
 __all__ = [
     "CANCELLED",
@@ -32,6 +32,7 @@ __all__ = [
     "OrchestratorDown",
     "PENDING",
     "Parallel",
+    "Queries",
     "RUNNING",
     "STEP",
     "Step",
@@ -181,91 +182,12 @@ class OrchestratorDown(RuntimeError):
     """The orchestrator is stopped and accepts no new instance."""
 
 
-# %% notebooks/01_orchestration.ipynb · cell 14
-class Orchestrator:
-    """Runs instances of one workflow, many at once, and keeps every instance's state.
-
-    Create it inside a run: it uses the run's clock and sequential ids.
-    `capacity`: how many instances may run at once (None: no limit); the others stay pending.
-    `use(mw, on=...)` adds middleware, the first added outermost (unless `outermost=True`):
-    on STEP, `async def mw(instance, step, call_next)` around every step call; on INSTANCE,
-    `async def mw(instance, call_next)` around every run of an instance (its first, and any
-    later one: a saga resumed, an incident resolved); on COMPENSATION, `async def
-    mw(instance, undo, call_next)` (lesson 04). `await call_next()` runs the rest.
-    `middleware=`: step middleware, as `use` would add it. `history=False` keeps no history.
-    """
-    # The moves an instance's status can make, and where it rests (then it has `ended`);
-    # a step in DONE is not run again. Subclasses extend the tables (a saga: compensating...).
-    MOVES = {PENDING: {RUNNING, FAILED}, RUNNING: {COMPLETED, FAILED}}
-    TERMINAL = {COMPLETED, FAILED}
-    DONE = {COMPLETED}
-
-    def __init__(self, workflow: Workflow, *, capacity: int | None = None, middleware=(),
-                 history: bool = True):
-        self.workflow = workflow
-        self.middleware: dict[str, list] = {INSTANCE: [], STEP: [], COMPENSATION: []}
-        for mw in middleware:
-            self.use(mw)
-        self.instances: dict[str, Instance] = {}
-        self.history: list[dict] = []        # append-only: entries are never changed or removed
-        self.keep_history, self.up = history, True
-        self._tasks: dict[str, asyncio.Task] = {}
-        self._slots = asyncio.Semaphore(capacity) if capacity else None
-
-    def __repr__(self) -> str:
-        uses = {on: [getattr(m, "__qualname__", type(m).__name__) for m in chain]
-                for on, chain in self.middleware.items() if chain}
-        return f"<{type(self).__name__} {self.workflow.name}: {len(self.instances)} instances, uses {uses}>"
-
-    def use(self, middleware, *, on: str = STEP, outermost: bool = False) -> "Orchestrator":
-        """Add `middleware` at the interception point `on`; return the orchestrator."""
-        if on not in self.middleware:
-            raise ValueError(f"no interception point {on!r}: use one of {', '.join(self.middleware)}")
-        if not (inspect.iscoroutinefunction(middleware)
-                or inspect.iscoroutinefunction(getattr(middleware, "__call__", None))):
-            raise TypeError(f"middleware must be an async function, got {middleware!r:.60}")
-        chain = self.middleware[on]
-        chain.insert(0 if outermost else len(chain), middleware)
-        return self
-
-    def through(self, on: str, *args, body: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
-        """`body()` inside the middleware at `on`, each called with `args` first."""
-        call = body
-        for middleware in reversed(self.middleware[on]):
-            call = functools.partial(middleware, *args, call)
-        return call()
-
-    # -- clients -----------------------------------------------------------------------------
-    def start(self, input: dict) -> str:
-        """Create an instance for `input`, start it in the background, return its id."""
-        if not self.up:
-            raise OrchestratorDown(f"the {self.workflow.name} orchestrator is stopped")
-        instance = Instance(new_id(self.workflow.id_prefix), Input(input), created=now(),
-                            steps={s.name: StepRecord(s.name) for s in self.workflow.all_steps})
-        self.instances[instance.id] = instance
-        self.record(instance, "created")
-        self._tasks[instance.id] = asyncio.create_task(self._conduct(instance), name=instance.id)
-        return instance.id
-
-    async def run(self, input: dict) -> Instance:
-        """Start an instance and wait until it has completed or failed."""
-        instance_id = self.start(input)
-        await self._tasks[instance_id]
-        return self.instances[instance_id]
-
-    async def wait(self) -> None:
-        """Wait until every instance started so far (or meanwhile) has ended."""
-        while pending := [t for t in self._tasks.values() if not t.done()]:
-            await asyncio.gather(*pending)
-
-    async def stop(self) -> None:
-        """Stop the orchestrator, as a crash would: in-flight instances stay where they are,
-        with nobody to move them on, and no new instance is accepted."""
-        self.up = False
-        in_flight = [t for t in self._tasks.values() if not t.done()]
-        for task in in_flight:
-            task.cancel()
-        await asyncio.gather(*in_flight, return_exceptions=True)
+class Queries:
+    """What the orchestrator answers about its instances (a part of `Orchestrator`): every
+    answer comes from its own state, `instances` and `history`, without asking any service."""
+    workflow: "Workflow"
+    instances: dict[str, Instance]
+    history: list[dict]
 
     # -- queries -----------------------------------------------------------------------------
     def status(self, instance_id: str) -> dict:
@@ -297,6 +219,77 @@ class Orchestrator:
         """The history, or one instance's, as a table (time, instance, event, step, detail)."""
         rows = [h for h in self.history if instance_id in (None, h["instance"])]
         return pd.DataFrame(rows, columns=["time", "instance", "event", "step", "detail"])
+
+
+# %% notebooks/01_orchestration.ipynb · cell 14
+class Orchestrator(Queries, Extensible):
+    """Runs instances of one workflow, many at once, and keeps every instance's state.
+
+    Create it inside a run: it uses the run's clock and sequential ids.
+    `capacity`: how many instances may run at once (None: no limit); the others stay pending.
+    `use(mw, on=...)` adds middleware (`Extensible`), the first added outermost: on STEP, `async def mw(instance, step, call_next)` around every step call; on INSTANCE,
+    `async def mw(instance, call_next)` around every run of an instance (its first, and any
+    later one: a saga resumed, an incident resolved); on COMPENSATION, `async def
+    mw(instance, undo, call_next)` (lesson 04). `await call_next()` runs the rest.
+    `middleware=`: step middleware, as `use` would add it. `history=False` keeps no history.
+    Queries (`status`, `table`, ...) are in `Queries`, above.
+    """
+    # The moves an instance's status can make, and where it rests (then it has `ended`);
+    # a step in DONE is not run again. Subclasses extend the tables (a saga: compensating...).
+    MOVES = {PENDING: {RUNNING, FAILED}, RUNNING: {COMPLETED, FAILED}}
+    TERMINAL = {COMPLETED, FAILED}
+    DONE = {COMPLETED}
+    POINTS = (STEP, INSTANCE, COMPENSATION)
+
+    def __init__(self, workflow: Workflow, *, capacity: int | None = None, middleware=(),
+                 history: bool = True):
+        super().__init__()
+        self.workflow, self.keep_history, self.up = workflow, history, True
+        for mw in middleware:
+            self.use(mw)
+        self.instances: dict[str, Instance] = {}
+        self.history: list[dict] = []        # append-only: entries are never changed or removed
+        self._tasks: dict[str, asyncio.Task] = {}
+        self._slots = asyncio.Semaphore(capacity) if capacity else None
+
+    def __repr__(self) -> str:
+        return (f"<{type(self).__name__} {self.workflow.name}: {len(self.instances)} instances, "
+                f"uses {self.uses()}>")
+
+    def _check_open(self) -> None:
+        if not self.up:
+            raise OrchestratorDown(f"the {self.workflow.name} orchestrator is stopped")
+
+    # -- clients -----------------------------------------------------------------------------
+    def start(self, input: dict) -> str:
+        """Create an instance for `input`, start it in the background, return its id."""
+        self._check_open()
+        instance = Instance(new_id(self.workflow.id_prefix), Input(input), created=now(),
+                            steps={s.name: StepRecord(s.name) for s in self.workflow.all_steps})
+        self.instances[instance.id] = instance
+        self.record(instance, "created")
+        self._tasks[instance.id] = asyncio.create_task(self._conduct(instance), name=instance.id)
+        return instance.id
+
+    async def run(self, input: dict) -> Instance:
+        """Start an instance and wait until it has completed or failed."""
+        instance_id = self.start(input)
+        await self._tasks[instance_id]
+        return self.instances[instance_id]
+
+    async def wait(self) -> None:
+        """Wait until every instance started so far (or meanwhile) has ended."""
+        while pending := [t for t in self._tasks.values() if not t.done()]:
+            await asyncio.gather(*pending)
+
+    async def stop(self) -> None:
+        """Stop the orchestrator, as a crash would: in-flight instances stay where they are,
+        with nobody to move them on, and no new instance is accepted."""
+        self.up = False
+        in_flight = [t for t in self._tasks.values() if not t.done()]
+        for task in in_flight:
+            task.cancel()
+        await asyncio.gather(*in_flight, return_exceptions=True)
 
     # -- the conductor -----------------------------------------------------------------------
     async def _conduct(self, instance: Instance) -> None:

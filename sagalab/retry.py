@@ -28,9 +28,14 @@ __all__ = [
     "Attempt",
     "Attempts",
     "DELIVERY_COUNT",
+    "GAVE_UP",
     "IdempotencyStore",
     "JITTERS",
+    "NOT_RETRYABLE",
     "NO_RETRY",
+    "OK",
+    "RETRY",
+    "RetryOutcome",
     "RetryPolicy",
     "RetryingOrchestrator",
     "redelivery",
@@ -150,8 +155,21 @@ class Attempt:
     start: float
     end: float
     error: str | None          # None: it succeeded
-    verdict: str               # "ok" | "retry" | "not retryable" | "gave up"
+    verdict: str               # OK | RETRY | NOT_RETRYABLE | GAVE_UP
     delay: float | None        # the wait before the next attempt, if there is one
+
+
+# What was decided after an attempt.
+OK, RETRY, NOT_RETRYABLE, GAVE_UP = "ok", "retry", "not retryable", "gave up"
+
+
+@dataclass(frozen=True)
+class RetryOutcome:
+    """Why a retried call ended in an error, attached to that error as `error.retry_outcome`:
+    the last verdict (NOT_RETRYABLE or GAVE_UP) and this call's attempts. Code outside the
+    call reads it from the error instead of reconstructing it from a log."""
+    verdict: str
+    attempts: tuple[Attempt, ...]
 
 
 class Attempts(list):
@@ -172,11 +190,13 @@ async def retry_call(fn: Callable[[], Awaitable[Any]], policy: RetryPolicy, *,
     * After a failed attempt: a non-retryable error, or the last attempt, ends the call; else
       wait `policy.delay(retry)` and try again (`on_retry(attempt, error, delay)` is told first).
     * Returns what the successful attempt returned; otherwise raises the last attempt's error
-      itself (its type unchanged; a note says how many attempts were made).
+      itself (its type unchanged; a note says how many attempts were made, and
+      `error.retry_outcome` is a RetryOutcome: the verdict and the attempts, as data).
     * Every attempt is appended to `log` if given. Cancellation is never retried.
     """
     if timeout is not None and not timeout > 0:
         raise ValueError(f"timeout must be a number of seconds > 0 (or None), got {timeout!r}")
+    made: list[Attempt] = []            # this call's attempts
     for attempt in range(1, policy.maximum_attempts + 1):
         start = now()
         try:
@@ -189,21 +209,23 @@ async def retry_call(fn: Callable[[], Awaitable[Any]], policy: RetryPolicy, *,
             if isinstance(error, TimeoutError) and not str(error):
                 error = TimeoutError(f"no answer within {timeout:g} s")
             last = attempt == policy.maximum_attempts
-            verdict = ("not retryable" if not policy.retryable(error)
-                       else "gave up" if last else "retry")
-            delay = policy.delay(attempt) if verdict == "retry" else None
+            verdict = (NOT_RETRYABLE if not policy.retryable(error)
+                       else GAVE_UP if last else RETRY)
+            delay = policy.delay(attempt) if verdict == RETRY else None
+            made.append(Attempt(label, attempt, start, now(), f"{type(error).__name__}: {error}",
+                                verdict, delay))
             if log is not None:
-                log.append(Attempt(label, attempt, start, now(), f"{type(error).__name__}: {error}",
-                                   verdict, delay))
-            if verdict != "retry":
+                log.append(made[-1])
+            if verdict != RETRY:
                 error.add_note(f"{label}: {verdict} after {attempt} attempt(s)")
+                error.retry_outcome = RetryOutcome(verdict, tuple(made))
                 raise error
             if on_retry is not None:
                 on_retry(attempt, error, delay)
             await asyncio.sleep(delay)
         else:
             if log is not None:
-                log.append(Attempt(label, attempt, start, now(), None, "ok", None))
+                log.append(Attempt(label, attempt, start, now(), None, OK, None))
             return result
 
 

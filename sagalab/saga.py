@@ -24,7 +24,6 @@ Built in notebooks/04_compensation.ipynb, around lessons 01-03 without rewriting
 
 import asyncio
 import functools
-import inspect
 import pandas as pd
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Mapping
@@ -60,9 +59,11 @@ from sagalab.services import (
     OrderService,
     PaymentService,
     ProfileService,
+    REQUEST,
     Service,
     ShipmentService,
     UserService,
+    is_async,
     sample_orders,
 )
 
@@ -126,11 +127,6 @@ def people(n: int, *, invalid: float = 0.0) -> list[dict]:
 Compensation = Callable[[Instance], Awaitable[Any]]
 
 
-def _is_async(fn) -> bool:
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-        getattr(fn, "__call__", None))
-
-
 class SagaWorkflow(Workflow):
     """A workflow whose steps may each have a compensation: `async def undo(instance)`.
 
@@ -147,7 +143,7 @@ class SagaWorkflow(Workflow):
             if step not in known:
                 raise WorkflowError(f"compensation for {step!r}: workflow {name!r} has no such "
                                     f"step (its steps: {', '.join(known)})")
-            if not _is_async(undo):
+            if not is_async(undo):
                 raise WorkflowError(f"compensation for {step!r} is not an async function "
                                     f"({getattr(undo, '__qualname__', type(undo).__name__)}): "
                                     f"define it with `async def`")
@@ -224,7 +220,7 @@ def keep_answers(service: Service) -> Service:
 
 def kept_answers(service: Service) -> KeptAnswers:
     """The KeptAnswers middleware of `service`; ValueError, naming the fix, if it has none."""
-    for middleware in service.middleware:
+    for middleware in service.middleware[REQUEST]:
         if isinstance(middleware, KeptAnswers):
             return middleware
     raise ValueError(f"{service.name} keeps no answers: give it keys with keep_answers(service)")

@@ -10,6 +10,7 @@ start, end, error). Later lessons add behaviour around every request with `Servi
 """
 
 import asyncio
+import functools
 import inspect
 import math
 import pandas as pd
@@ -22,6 +23,7 @@ __all__ = [
     "BusService",
     "Call",
     "EmailService",
+    "Extensible",
     "InventoryService",
     "Middleware",
     "NotificationService",
@@ -31,11 +33,13 @@ __all__ = [
     "OutOfStock",
     "PaymentService",
     "ProfileService",
+    "REQUEST",
     "Request",
     "Service",
     "ShipmentService",
     "UserService",
     "calls_frame",
+    "is_async",
     "order_flow",
     "sample_orders",
 ]
@@ -53,6 +57,65 @@ class Call:
     error: str | None = None
 
 
+REQUEST = "request"      # a service's interception point: around every request
+
+
+def is_async(fn: Any) -> bool:
+    """An `async def` function, or an object whose `__call__` is one."""
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None))
+
+
+class Extensible:
+    """What every core of the course shares (the service, the bus, the orchestrator): later
+    lessons add behaviour with `use(middleware, on=point)`, never by editing the core.
+
+    `middleware` maps each interception point (POINTS, the default first) to its chain, in
+    the order a call meets it: the first added is the outermost, unless added
+    `outermost=True` (what must see everything, as a trace does). Overridable hooks:
+    `_check_open()` refuses changes to a closed core; `_rewire()` runs after each change.
+    """
+    POINTS: tuple[str, ...] = ()
+
+    def __init__(self):
+        self.middleware: dict[str, list] = {point: [] for point in self.POINTS}
+
+    def use(self, middleware, *, on: str | None = None, outermost: bool = False):
+        """Add `middleware` at `on` inside those already there (outside, if `outermost`)."""
+        on = on or self.POINTS[0]
+        if on not in self.middleware:
+            raise ValueError(f"{type(self).__name__} has no interception point {on!r}: "
+                             f"use one of {', '.join(self.POINTS)}")
+        if not is_async(middleware):
+            raise TypeError(f"{type(self).__name__}: middleware must be an async function, "
+                            f"got {middleware!r:.60}")
+        self._check_open()
+        chain = self.middleware[on]
+        chain.insert(0 if outermost else len(chain), middleware)
+        self._rewire()
+        return self
+
+    def through(self, on: str, *args, body: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
+        """`body()` inside the middleware at `on`, each called with `args` first, then the
+        next call (for middleware whose `call_next()` takes no argument)."""
+        call = body
+        for middleware in reversed(self.middleware[on]):
+            call = functools.partial(middleware, *args, call)
+        return call()
+
+    def uses(self) -> str:
+        """What wraps this core, by interception point."""
+        return "; ".join(f"{point}: " + ", ".join(getattr(m, "__qualname__", type(m).__name__)
+                                                  for m in chain)
+                         for point, chain in self.middleware.items() if chain) or "nothing"
+
+    def _check_open(self) -> None:
+        """Hook: raise if the core is closed (nothing may be added any more)."""
+
+    def _rewire(self) -> None:
+        """Hook: called after the middleware changed."""
+
+
 @dataclass
 class Request:
     """One request on its way to a service. Middleware may read it and change it: wrap
@@ -67,37 +130,25 @@ class Request:
 Middleware = Callable[[Request, Callable[[Request], Awaitable[Any]]], Awaitable[Any]]
 
 
-class Service:
+class Service(Extensible):
     """A remote service, simulated: in-memory state; each request takes a random latency.
 
     Latency is lognormal around `median` seconds (`spread` 0 makes it exactly `median`).
     Subclasses implement operations as `await self.call("operation", work)`, where `work()`
     is the state change, done once the latency has passed.
 
-    `use(middleware)` adds behaviour around every request: `async def mw(request, call_next)`
-    awaits `call_next(request)` to pass it on. The first added is the outermost (the request
-    meets it first), unless one is added `outermost=True` (what must see everything the caller
-    sees, as a trace does); `service.middleware` lists them in the order a request meets them.
+    `use(middleware)` adds behaviour around every request (`Extensible`): `async def
+    mw(request, call_next)` awaits `call_next(request)` to pass the request on.
     """
+    POINTS = (REQUEST,)
 
     def __init__(self, name: str, median: float = 0.1, spread: float = 0.3):
+        super().__init__()
         self.name, self.median, self.spread = name, median, spread
         self.calls: list[Call] = []
-        self.middleware: list[Middleware] = []
 
     def __repr__(self) -> str:
-        uses = ", ".join(getattr(m, "__qualname__", type(m).__name__) for m in self.middleware)
-        return f"<{type(self).__name__} {self.name!r}: {len(self.calls)} calls, uses [{uses}]>"
-
-    def use(self, middleware: Middleware, *, outermost: bool = False) -> "Service":
-        """Add `middleware` inside the ones already added (outside them if `outermost`);
-        return the service."""
-        call = getattr(middleware, "__call__", None)
-        if not (inspect.iscoroutinefunction(middleware) or inspect.iscoroutinefunction(call)):
-            raise TypeError(f"{self.name}: middleware must be an async function "
-                            f"`async def mw(request, call_next)`, got {middleware!r:.60}")
-        self.middleware.insert(0 if outermost else len(self.middleware), middleware)
-        return self
+        return f"<{type(self).__name__} {self.name!r}: {len(self.calls)} calls, uses {self.uses()}>"
 
     def latency(self) -> float:
         """Seconds one request takes: mostly near the median, now and then much more."""
@@ -109,9 +160,10 @@ class Service:
         return await self._pass(Request(self, operation, caller.get(), work, self.latency), 0)
 
     async def _pass(self, request: Request, index: int) -> Any:
-        if index == len(self.middleware):
+        chain = self.middleware[REQUEST]
+        if index == len(chain):
             return await self._send(request)
-        return await self.middleware[index](request, lambda r: self._pass(r, index + 1))
+        return await chain[index](request, lambda r: self._pass(r, index + 1))
 
     async def _send(self, request: Request) -> Any:
         """The request reaches the service. It is served in a task of its own: once sent, it
@@ -233,7 +285,7 @@ class OfferService(Service):
 
 
 # %% notebooks/02_choreography.ipynb · cell 22
-if TYPE_CHECKING:                      # for type hints only: the bus never imports services
+if TYPE_CHECKING:                      # for type hints only: the bus imports services
     from sagalab.bus import Bus, Envelope
 
 

@@ -40,6 +40,7 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from typing import Any, Iterator, Mapping
 
+from sagalab.bus import PUBLISH
 from sagalab.orchestrator import COMPENSATION, INSTANCE, STEP
 from sagalab.retry import DELIVERY_COUNT
 from sagalab.runtime import current, now
@@ -415,7 +416,7 @@ MESSAGING_SYSTEM = "sagalab"     # messaging.system: the name of our broker
 def trace_bus(tracer, bus, *, joins=()):
     """Trace every event through `bus`, following OpenTelemetry's messaging conventions.
 
-    * Send: `bus.publish` is wrapped on this object. Each publish is a producer span
+    * Send: publish middleware (`bus.use(..., on=PUBLISH)`). Each publish is a producer span
       "send <topic>" in the publishing service, a child of the current span; its context
       travels in the envelope's `traceparent` header (the message's creation context).
     * Process: bus middleware (`bus.use`). Each delivery is a consumer span
@@ -429,23 +430,23 @@ def trace_bus(tracer, bus, *, joins=()):
       creation contexts of every event about that key it has processed.
     Returns the bus.
     """
-    publish, joins = bus.publish, frozenset(joins)
+    joins = frozenset(joins)
     causes: dict[tuple[str, str], list[SpanContext]] = {}    # (group, key) -> contexts processed
 
-    async def send(topic, payload=None, *, key=None, headers=None, source=None):
-        running = tracer.current()
+    async def send(message, call_next):
+        running, key = tracer.current(), message.key
         links = []
         if running is not None and running.kind == CONSUMER and running.service in joins:
             links = list(causes.get((running.service, key), ()))
         attributes = {"messaging.system": MESSAGING_SYSTEM, "messaging.operation.type": "send",
-                      "messaging.destination.name": topic}
+                      "messaging.destination.name": message.topic}
         if key is not None:
             attributes["messaging.message.conversation_id"] = key
-        service = source or (running.service if running is not None else "outside")
-        with tracer.span(f"send {topic}", service=service, kind=PRODUCER, links=links,
+        service = message.source or (running.service if running is not None else "outside")
+        with tracer.span(f"send {message.topic}", service=service, kind=PRODUCER, links=links,
                          attributes=attributes) as span:
-            envelope = await publish(topic, payload, key=key, headers=tracer.inject(headers),
-                                     source=source)
+            message.headers = tracer.inject(message.headers)
+            envelope = await call_next(message)
             span.set_attribute("messaging.message.id", envelope.id)
         return envelope
 
@@ -469,7 +470,7 @@ def trace_bus(tracer, bus, *, joins=()):
                          parent=parent, attributes=attributes):
             return await call_next(envelope)
 
-    bus.publish = send
+    bus.use(send, on=PUBLISH, outermost=True)
     bus.use(process)
     return bus
 
@@ -479,17 +480,11 @@ def trace_dead_letters(tracer, dlq):
     subscriber's group, a child of the event's creation context (so it shows in the event's
     trace), failed with the last error, with the reason and the attempts made as attributes.
     A settlement in OpenTelemetry's terms: the consumer tells the broker the message is done
-    with, here by parking it. Wraps `dlq.middleware` on this object: call it before
-    `dlq.install(bus, ...)`. Returns the dead-letter queue.
+    with, here by parking it. A listener of the queue (`dlq.on_dead_letter`): it observes,
+    it changes nothing. Returns the dead-letter queue.
     """
-    middleware = dlq.middleware
-
-    async def traced(subscription, envelope, call_next):
-        await middleware(subscription, envelope, call_next)
-        if dlq.outcomes.get((subscription.name, envelope.id)) != "dead":
-            return
-        letter = next(dead for dead in reversed(dlq.letters.values())
-                      if (dead.subscription, dead.event) == (subscription.name, envelope.id))
+    @dlq.on_dead_letter
+    def dead_letter_span(letter, subscription, envelope):
         parent, _ = tracer.extract(envelope.headers)
         attributes = {"messaging.system": MESSAGING_SYSTEM, "messaging.operation.type": "settle",
                       "messaging.destination.name": envelope.topic,
@@ -503,7 +498,6 @@ def trace_dead_letters(tracer, dlq):
                                  kind=CLIENT, parent=parent, attributes=attributes)
         tracer.end_span(span, f"{letter.error_type}: {letter.error}")
 
-    dlq.middleware = traced
     return dlq
 
 

@@ -12,8 +12,8 @@ import pytest
 from sagalab.bus import Bus
 from sagalab.dlq import SupervisedOrchestrator
 from sagalab.faults import FaultPlan, TransientError
-from sagalab.orchestrator import (COMPENSATION, INSTANCE, STEP, Orchestrator, Workflow,
-                                  registration)
+from sagalab.orchestrator import (COMPENSATION, INSTANCE, STEP, Orchestrator, OrchestratorDown,
+                                  Workflow, registration)
 from sagalab.retry import RetryPolicy
 from sagalab.runtime import run
 from sagalab.saga import (COMPENSATED, COMPENSATING, SagaOrchestrator, keep_answers,
@@ -49,8 +49,8 @@ def test_service_middleware_first_added_is_outermost_and_printable():
 
     assert run(main()) == "done"
     assert seen == ["tracing in", "a in", "b in", "b out", "a out", "tracing out"]
-    assert [m.__qualname__ for m in service.middleware] == ["tracing", "a", "b"]
-    assert "uses [tracing, a, b]" in repr(service)
+    assert [m.__qualname__ for m in service.middleware["request"]] == ["tracing", "a", "b"]
+    assert "uses request: tracing, a, b" in repr(service)
 
 
 def test_orchestrator_middleware_at_each_point_in_order():
@@ -113,8 +113,26 @@ def test_use_refuses_what_cannot_work_naming_it(core):
         if core == "orchestrator":
             async def mw(instance, call_next):
                 await call_next()
-            with pytest.raises(ValueError, match="no interception point 'steps'.*instance, step, compensation"):
+            with pytest.raises(ValueError, match="no interception point 'steps'.*step, instance, compensation"):
                 target.use(mw, on="steps")
+            await target.stop()
+            with pytest.raises(OrchestratorDown, match="stopped"):
+                target.use(mw, on="instance")
+
+    run(main())
+
+
+def test_use_on_a_closed_bus_or_an_unknown_point_fails_at_once():
+    async def mw(subscription, envelope, call_next):
+        await call_next(envelope)
+
+    async def main():
+        bus = Bus()
+        with pytest.raises(ValueError, match="no interception point 'delivery'.*deliver, publish"):
+            bus.use(mw, on="delivery")
+        await bus.close()
+        with pytest.raises(RuntimeError, match="closed"):
+            bus.use(mw)
 
     run(main())
 
@@ -235,3 +253,44 @@ def test_the_patch_scan_can_fail():
     assert _patches("service.call = wrapped\n") == ["line 1: service.call = ..."]
     assert _patches("orch.middleware.insert(0, span)\n") == ["line 1: orch.middleware.insert(...)"]
     assert _patches("self.latency = 1\n") == []
+
+
+def test_publish_middleware_can_add_a_header_and_a_bare_client_bypasses_it():
+    seen = []
+
+    async def stamp(message, call_next):
+        message.headers = {**message.headers, "stamped": "yes"}
+        envelope = await call_next(message)
+        seen.append(envelope.id)
+        return envelope
+
+    async def main():
+        async with Bus() as bus:
+            bus.use(stamp, on="publish")
+            first = await bus.publish("Ping", {"n": 1})
+            second = await bus.publish("Ping", {"n": 2}, bare=True)
+            return first, second, repr(bus)
+
+    first, second, shown = run(main())
+    assert first.headers == {"stamped": "yes"} and dict(second.headers) == {}
+    assert seen == [first.id] and "publish: " in shown and shown.endswith(".stamp>")
+
+
+def test_a_retried_call_says_why_it_ended_as_data():
+    from sagalab.retry import GAVE_UP, NOT_RETRYABLE, retry_call
+
+    async def fails(error):
+        raise error
+
+    async def main(error):
+        try:
+            await retry_call(lambda: fails(error), RetryPolicy(maximum_attempts=3,
+                                                               initial_interval=0.1,
+                                                               non_retryable_error_types=("ValueError",)))
+        except Exception as raised:
+            return raised.retry_outcome
+
+    gave_up = run(main(TransientError("503")))
+    assert gave_up.verdict == GAVE_UP and [a.attempt for a in gave_up.attempts] == [1, 2, 3]
+    refused = run(main(ValueError("bad card")))
+    assert refused.verdict == NOT_RETRYABLE and len(refused.attempts) == 1

@@ -233,7 +233,7 @@ def test_keys_go_outside_the_faults_whichever_is_added_first():
         with pytest.raises(ReplyLost):
             await users.create_user("ada@example.com", "Ada")
         again = await users.create_user("ada@example.com", "Ada")     # the kept answer
-        return [type(m).__name__ for m in users.middleware], again, len(users.users)
+        return [type(m).__name__ for m in users.middleware["request"]], again, len(users.users)
     for order in (("keys", "faults"), ("faults", "keys")):
         assert run(main(order)) == (["KeptAnswers", "method"], "user-0001", 1), order
 
