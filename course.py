@@ -70,35 +70,68 @@ def ensure_environment() -> None:
 FORWARDED = [s for s in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, s)]
 
 
+def _ctrl_c_reached_child() -> bool:
+    """Did a SIGINT come from the terminal, and so reach the child as well? A terminal sends
+    Ctrl-C to its whole foreground process group, which the child shares with us; so does a
+    Windows console to every process attached to it."""
+    if os.name == "nt":
+        return True
+    try:
+        tty = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+    except OSError:         # no controlling terminal: the SIGINT was sent to us alone
+        return False
+    try:
+        return os.tcgetpgrp(tty) == os.getpgrp()
+    except OSError:
+        return False
+    finally:
+        os.close(tty)
+
+
 def run(*command: str) -> int:
     """Run `command` in the course's environment and wait for it. SIGINT, SIGTERM and SIGHUP
     sent to this process are passed on to it, and we still wait: stopping `course.py lab`
-    stops JupyterLab too, and never leaves it holding its port."""
+    stops JupyterLab too, and never leaves it holding its port.
+
+    A Ctrl-C typed in the terminal is not passed on: the child got it from the terminal
+    already, and a second one lands in its own shutdown (pytest's interrupt summary crashed;
+    JupyterLab's "Shut down this Jupyter server?" was skipped or not, by a race). Signals
+    ignored when we started (nohup) stay ignored, for the child too."""
     env = dict(os.environ)
     env["PATH"] = str(BIN) + os.pathsep + env.get("PATH", "")
     env["VIRTUAL_ENV"] = str(VENV)
     env.pop("PYTHONHOME", None)
-    child = subprocess.Popen(list(command), cwd=ROOT, env=env)
+    child: subprocess.Popen | None = None
+    early: list[int] = []   # signals that came before the child existed
 
     def forward(signum, frame):
-        if child.poll() is None:
+        if signum == signal.SIGINT and _ctrl_c_reached_child():
+            return
+        if child is None:
+            early.append(signum)
+        elif child.poll() is None:
             child.send_signal(signum)
 
-    previous = {name: signal.signal(getattr(signal, name), forward) for name in FORWARDED}
+    previous = {}
     try:
-        while True:
-            try:
-                return child.wait()
-            except KeyboardInterrupt:       # only if SIGINT arrived before our handler was set
-                forward(signal.SIGINT, None)
+        # handlers first: a signal that comes while the child starts is passed on, not lost
+        for sig in (getattr(signal, name) for name in FORWARDED):
+            handler = signal.getsignal(sig)
+            if handler is not signal.SIG_IGN:
+                previous[sig] = signal.SIG_DFL if handler is None else handler
+                signal.signal(sig, forward)
+        child = subprocess.Popen(list(command), cwd=ROOT, env=env)
+        for signum in early:
+            forward(signum, None)
+        return child.wait()
     finally:
-        for name, handler in previous.items():
-            signal.signal(getattr(signal, name), handler)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def lab(args: list[str]) -> int:
     extra = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
-    say("opening JupyterLab on notebooks/00_welcome.ipynb (stop it with Ctrl-C)")
+    say("opening JupyterLab on notebooks/00_welcome.ipynb (stop it with Ctrl-C, twice)")
     # Serve the repository root, so labs/ and solutions/ are in the file browser and the
     # notebooks' relative links (../labs/...) work; open notebook 00 in it.
     return run(str(PYTHON), "-m", "jupyterlab", f"--ServerApp.root_dir={ROOT}", *extra, *args,

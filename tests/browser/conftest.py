@@ -19,6 +19,7 @@ Environment knobs (all optional):
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -332,14 +333,46 @@ def browser_report(pytestconfig) -> list:
     return pytestconfig.stash.setdefault(REPORT_KEY, [])
 
 
+def progress(config, message: str) -> None:
+    """A live line `[browser] message` while the browser tests run (they take a minute or two):
+    written through pytest's terminal reporter, past output capture."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        reporter.ensure_newline()
+        if config.get_terminal_writer().width_of_current_line:   # after -q's dots
+            reporter.write("\n")
+        reporter.write_line(f"[browser] {message}")
+
+
 @pytest.fixture(scope="session")
-def lab_server(tmp_path_factory, browser_report):
+def browser_progress(pytestconfig):
+    """say(message): a live progress line (see progress)."""
+    return lambda message: progress(pytestconfig, message)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """After each notebook's test: `checked` or `FAILED`, as a progress line."""
+    outcome = yield
+    report = outcome.get_result()
+    notebook = getattr(item, "callspec", None) and item.callspec.params.get("notebook")
+    if call.when == "call" and isinstance(notebook, Path) and not report.skipped:
+        progress(item.config, f"{notebook.name}: {'checked' if report.passed else 'FAILED'} "
+                              f"({report.duration:.1f} s in its test)")
+
+
+@pytest.fixture(scope="session")
+def lab_server(tmp_path_factory, browser_report, browser_progress):
     """One JupyterLab for the whole session, stopped by its pid at the end no matter what."""
     home = tmp_path_factory.mktemp("jupyterlab")
     port, token = free_port(), secrets.token_hex(24)
     server = LabProcess(jupyter_lab_command(port, token, ROOT), port, token,
                         isolated_jupyter_env(home), ROOT, home / "jupyterlab.log")
     with server:
+        browser_progress(f"JupyterLab server answered in {server.started_in:.1f} s")
         browser_report.append(f"JupyterLab server: answered in {server.started_in:.1f} s "
                               f"(pid {server.pid}, port {port}, log {server.log_path})")
         server.shutdown_kernels()  # leftovers (there should be none on a fresh server)

@@ -368,8 +368,8 @@ class PageOpener:
     Run All starts as soon as its page is ready, while N still runs or is being checked: the two
     kernels and the two pages keep both cores busy. A page holds one notebook at a time."""
 
-    def __init__(self, browser, server, order: list[str]):
-        self.browser, self.server, self.order = browser, server, order
+    def __init__(self, browser, server, order: list[str], say=lambda message: None):
+        self.browser, self.server, self.order, self.say = browser, server, order, say
         self.lanes: list[Lane] = []
         self.ahead: list[OpenedPage] = []
         self.boots = 0
@@ -428,6 +428,7 @@ class PageOpener:
             try:
                 if self.ahead[0].status() == "ready":
                     self.ahead[0].start_run()
+                    self.say(f"{Path(self.ahead[0].rel).name}: Run All started")
             except Exception:   # its own test will report what is wrong with it
                 pass
 
@@ -451,11 +452,13 @@ class PageOpener:
 
 
 @pytest.fixture(scope="module")
-def pages(request, browser, lab_server, lab_root, browser_report):
+def pages(request, browser, lab_server, lab_root, browser_report, browser_progress):
     order = [item.callspec.params["notebook"].relative_to(lab_root).as_posix()
              for item in request.session.items
              if hasattr(item, "callspec") and "notebook" in item.callspec.params]
-    opener = PageOpener(browser, lab_server, order)
+    browser_progress(f"{len(order)} notebook(s) to run in JupyterLab + headless Chromium, "
+                     f"{LANES} at a time")
+    opener = PageOpener(browser, lab_server, order, say=browser_progress)
     try:
         yield opener
     finally:
@@ -467,7 +470,8 @@ def pages(request, browser, lab_server, lab_root, browser_report):
 # ---------------------------------------------------------------- the test
 
 def test_notebook_runs_and_renders_in_jupyterlab(notebook: Path, lab_root, screenshots_dir,
-                                                 lab_server, pages, browser_report):
+                                                 lab_server, pages, browser_report,
+                                                 browser_progress):
     """`notebook` is parametrized over notebooks/*.ipynb by conftest.pytest_generate_tests."""
     rel = notebook.relative_to(lab_root).as_posix()
     expected = stored_outputs(notebook)
@@ -495,6 +499,7 @@ def test_notebook_runs_and_renders_in_jupyterlab(notebook: Path, lab_root, scree
             if t0 - opened.opened_at > 1:
                 notes.append(f"page opened {t0 - opened.opened_at:.1f} s ahead")
             opened.start_run()
+            browser_progress(f"{notebook.name}: Run All started")
         else:
             notes.append(f"opened and started {t0 - opened.run_started_at:.1f} s ahead, "
                          f"during the previous notebook")
@@ -502,6 +507,7 @@ def test_notebook_runs_and_renders_in_jupyterlab(notebook: Path, lab_root, scree
         state = poll(page, STATE, [rel, True], StallWatch(), RUN_TIMEOUT, tick=pages.run_next)
         if state["runAll"] and state["runAll"].get("seconds") is not None:
             times["run"] = state["runAll"]["seconds"]
+            browser_progress(f"{notebook.name}: Run All finished in {times['run']:.1f} s")
         assert not state["dialogs"], f"{rel}: JupyterLab shows a dialog: {state['dialogs']}"
         assert not unexpected_errors(state), (
             f"{rel}: error output under Run All (cell index, exception, message): "

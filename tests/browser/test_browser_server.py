@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import secrets
 import shutil
 import signal
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -122,6 +124,34 @@ def _listeners(port: int) -> list:
         return [f"(could not list: {error})"]
 
 
+def _descendants(pid: int) -> list[int]:
+    try:
+        import psutil
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except Exception:  # psutil missing, or the process is already gone
+        return []
+
+
+def _group_pids(pgid: int) -> set[int]:
+    return {pid for pid, _ in _group(pgid) if isinstance(pid, int)}
+
+
+def _group(pgid: int) -> list:
+    """(pid, command line) of the processes in process group `pgid`."""
+    try:
+        import psutil
+        found = []
+        for proc in psutil.process_iter(["pid", "cmdline"]):
+            try:
+                if os.getpgid(proc.pid) == pgid:
+                    found.append((proc.pid, (proc.info["cmdline"] or [])[:4]))
+            except OSError:
+                pass
+        return found
+    except Exception as error:
+        return [f"(could not list: {error})"]
+
+
 def test_readme_lab_command_opens_the_course_and_is_stopped_even_on_failure(tmp_path, lab_kit):
     repo = lab_kit.REPO
     reason = _course_environment_is_current(repo)
@@ -166,3 +196,62 @@ def test_readme_lab_command_opens_the_course_and_is_stopped_even_on_failure(tmp_
     assert not _answers(port), f"port {port} still answers: {_listeners(port)}"
     assert lab.proc.returncode in (0, -signal.SIGTERM, 128 + signal.SIGTERM, 1), \
         f"course.py ended with status {lab.proc.returncode}"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_readme_lab_command_stops_jupyterlab_when_only_course_py_is_signalled(tmp_path, lab_kit,
+                                                                              sig):
+    """`kill <pid of course.py>` (or a process manager stopping it) reaches course.py alone, not
+    its process group: course.py must pass the signal on to the `jupyter lab` it started and
+    wait for it, leaving no process, no kernel and no open port behind. (Before course.py
+    forwarded signals, SIGTERM left JupyterLab running and holding its port; SIGINT had it
+    killed with SIGKILL, without its own shutdown.)"""
+    repo = lab_kit.REPO
+    reason = _course_environment_is_current(repo)
+    if reason:
+        pytest.skip(reason)
+    python3 = shutil.which("python3") or sys.executable
+    port, token = lab_kit.free_port(), secrets.token_hex(24)
+    command = [python3, str(repo / "course.py"), "lab", "--no-browser",
+               "--ServerApp.ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
+               f"--IdentityProvider.token={token}"]
+    lab = lab_kit.LabProcess(command, port, token, lab_kit.isolated_jupyter_env(tmp_path / "home"),
+                             repo, tmp_path / "course-lab.log")
+    kernels: list[int] = []
+    try:
+        with lab:   # whatever fails below, leaving the block kills the whole group
+            assert lab.api("POST", "/api/kernels", timeout=30)[0] == 201, "no kernel starts"
+            kernels = [pid for pid in _descendants(lab.pid) if pid not in _group_pids(lab.pid)]
+            os.kill(lab.pid, sig)   # course.py only, not its group
+            try:
+                lab.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"course.py still runs 15 s after {sig.name}; log:\n{lab.log_tail()}")
+            deadline = time.monotonic() + 5
+            while lab_kit.alive(lab.pid, group=True) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not lab_kit.alive(lab.pid, group=True), (
+                f"course.py exited (status {lab.proc.returncode}) on {sig.name}, but a process of "
+                f"its group still runs: {_group(lab.pid)}; log:\n{lab.log_tail()}")
+            deadline = time.monotonic() + 5
+            while _answers(port) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not _answers(port), f"port {port} still answers: {_listeners(port)}"
+            # JupyterLab stopped itself (SIGTERM: "received signal 15, stopping"; SIGINT without
+            # a terminal: "Interrupted..."), it was not killed
+            assert re.search(r"received signal \d+, stopping|Interrupted\.\.\.", lab.log_text()), (
+                f"JupyterLab did not stop by itself on {sig.name} sent to course.py (status "
+                f"{lab.proc.returncode}): killed?; log:\n{lab.log_tail()}")
+            # its kernels run in sessions of their own; they go with it
+            deadline = time.monotonic() + 5
+            while any(lab_kit.alive(pid) for pid in kernels) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not [pid for pid in kernels if lab_kit.alive(pid)], (
+                f"a kernel of the course's JupyterLab outlived it: {kernels}")
+    finally:
+        for pid in kernels:
+            if lab_kit.alive(pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
