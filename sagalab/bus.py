@@ -243,7 +243,8 @@ class Bus(Controls, Extensible):
 
         `group` names the consumer group (default: the handler's name); subscribing again
         with the same group adds a competing member. `options` stay on the subscription for
-        middleware to read.
+        middleware to read; only options that a delivery middleware declares it reads (its
+        `options` attribute) are accepted, so a typo fails here, not silently later.
         """
         if not is_async(handler):
             raise TypeError(f"handler must be an async function (async def ...), got "
@@ -252,6 +253,11 @@ class Bus(Controls, Extensible):
         if not topics or not all(isinstance(t, str) and t for t in topics):
             raise ValueError(f"topics must be one or more non-empty strings, got {topics!r}")
         self._check_open()
+        known = {name for mw in self.middleware[DELIVER] for name in getattr(mw, "options", ())}
+        if unknown := sorted(set(options) - known):
+            raise TypeError(f"subscribe() got unknown option(s) {', '.join(unknown)}: the bus's "
+                            f"middleware reads {', '.join(sorted(known)) or 'no options'} (add "
+                            f"the middleware that reads an option before subscribing with it)")
         group = group or getattr(handler, "__qualname__", type(handler).__name__)
         number = 1 + sum(s.group == group for s in self.subscriptions)
         sub = Subscription(f"{group}#{number}", group, topics, handler, options)

@@ -279,6 +279,8 @@ class DeadLetterQueue:
             if letter is not None and letter.status == REDRIVEN:
                 letter.status, letter.handled_at = HANDLED, self.bus.now()
 
+    middleware.options = ("validate",)     # what it reads from `bus.subscribe(...)`
+
     def problems(self, sub: Subscription, env: Envelope) -> list[str]:
         """What the subscription's validator (or its topic's) finds wrong with the payload."""
         validate = sub.options.get("validate") or self.validators.get(env.topic)

@@ -309,6 +309,7 @@ def redelivery(retry: RetryPolicy | Mapping[str, RetryPolicy] | None = None, *,
             return await call_next(env._replace(headers={**env.headers, DELIVERY_COUNT: str(deliveries)}))
 
         await retry_call(deliver, policy, timeout=timeout, label=f"{sub.name}/{env.id}", log=log)
+    redeliver.options = ("retry", "timeout")     # what it reads from `bus.subscribe(...)`
     return redeliver
 
 

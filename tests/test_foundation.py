@@ -294,3 +294,21 @@ def test_a_retried_call_says_why_it_ended_as_data():
     assert gave_up.verdict == GAVE_UP and [a.attempt for a in gave_up.attempts] == [1, 2, 3]
     refused = run(main(ValueError("bad card")))
     assert refused.verdict == NOT_RETRYABLE and len(refused.attempts) == 1
+
+
+def test_subscribe_rejects_an_option_no_middleware_reads():
+    from sagalab.retry import redelivery
+
+    async def handler(envelope):
+        pass
+
+    async def main():
+        async with Bus() as bus:
+            with pytest.raises(TypeError, match="unknown option.*retires.*reads no options"):
+                bus.subscribe("T", handler, retires=RetryPolicy())
+            bus.use(redelivery())
+            with pytest.raises(TypeError, match="unknown option.*retires.*reads retry, timeout"):
+                bus.subscribe("T", handler, retires=RetryPolicy())
+            return bus.subscribe("T", handler, retry=RetryPolicy(), timeout=2.0).options
+
+    assert set(run(main())) == {"retry", "timeout"}
