@@ -25,13 +25,16 @@ __all__ = [
     "Bus",
     "Controls",
     "DELIVER",
+    "EARLIEST",
     "EMPTY",
     "Envelope",
     "Failure",
     "Handler",
+    "LATEST",
     "Message",
     "Middleware",
     "PUBLISH",
+    "Partitions",
     "Subscription",
     "deliveries",
     "event_log",
@@ -109,6 +112,7 @@ class Subscription:
         self.finished: list[float] = []   # when its handler returned or raised
         self.errors: dict[int, str] = {}  # i -> error, for each received[i] whose handler raised
         self.current: Envelope | None = None      # the envelope being handled now
+        self.active = True                # False once it left its group (`Bus.unsubscribe`)
         self._call: Handler = handler     # the handler wrapped in the bus's middleware
         self._waiter: asyncio.Future | None = None   # what the idle worker sleeps on
         self._task: asyncio.Task | None = None
@@ -131,6 +135,99 @@ class Subscription:
 
     def __repr__(self) -> str:
         return f"<Subscription {self.name} {list(self.topics)} backlog={self.backlog}>"
+
+
+EARLIEST, LATEST = "earliest", "latest"     # where a new group starts (Kafka's auto.offset.reset)
+
+
+@dataclass
+class _Fence:
+    """A partition that moved to a new owner while its previous owner still had events of it
+    to finish: the new owner waits until `previous` has handled up to `last`."""
+    previous: Subscription
+    last: int                           # index in previous.received of its last such event
+    done: asyncio.Future
+
+
+class Partitions:
+    """Consumer groups and their partitions, as in Kafka (a part of `Bus`).
+
+    An event's key picks one of the bus's `partitions` (a stable hash: the same key, the same
+    partition); a group's members own the partitions in turn (partition p: member p mod n).
+    When a member joins or leaves, partitions move; a moved partition's new owner starts on
+    it only after the previous owner has handled the events of it that it had taken (a
+    fence), so per-key order holds through scale-out and scale-in and no key is handled by
+    two members at once. A member that leaves hands the events it had not started to the new
+    owners, in order. (Kafka's cooperative rebalancing pauses only the moving partitions; a
+    fenced member here waits for the fence before its next event, whatever its partition.)
+    """
+    partitions: int
+    subscriptions: list[Subscription]
+
+    def partition(self, env: Envelope) -> int:
+        return _partition(env.key or env.id, self.partitions)
+
+    def _fence_moves(self, old: dict, new: dict) -> None:
+        """Fence every partition whose owner changes while the old owner has events of it."""
+        for (topic, group), members in old.items():
+            for sub in members:
+                waiting = sub.received[sub.offset:]
+                for index, env in enumerate(waiting, sub.offset):
+                    p = self.partition(env)
+                    owners = new.get((topic, group)) or [sub]
+                    if owners[p % len(owners)] is not sub:
+                        fences = self._fences.setdefault((group, p), [])
+                        mine = next((f for f in fences if f.previous is sub), None)
+                        if mine is None:
+                            fences.append(_Fence(sub, index, self._loop.create_future()))
+                        else:
+                            mine.last = max(mine.last, index)
+
+    async def _wait_fence(self, sub: Subscription, env: Envelope) -> None:
+        """Wait until every earlier owner of the event's partition is done with it."""
+        for fence in list(self._fences.get((sub.group, self.partition(env)), ())):
+            if fence.previous is not sub:
+                await asyncio.shield(fence.done)
+
+    def _lift_fences(self, sub: Subscription, upto: int | None = None) -> None:
+        """`sub` handled another event (or left, done with everything before `upto`): lift
+        the fences it held, if it is past their last event."""
+        done = sub.offset if upto is None else upto
+        for key, fences in list(self._fences.items()):
+            for fence in [f for f in fences if f.previous is sub and done > f.last]:
+                fences.remove(fence)
+                fence.done.set_result(None)
+            if not fences:
+                del self._fences[key]
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        """`sub` leaves its group: its partitions move to the other members, with the events
+        it had not started; it finishes the event in hand, if any, then stops. ValueError if
+        it is the last member and still has events (pause the group instead)."""
+        others = [s for s in self.subscriptions if s.group == sub.group and s.active and s is not sub]
+        in_hand = len(sub.started) > len(sub.finished)     # a handler is running now
+        start = sub.offset + in_hand
+        if not others and len(sub.received) > start:
+            raise ValueError(f"{sub.name} is the last member of {sub.group!r} and has "
+                             f"{len(sub.received) - start} event(s) waiting: pause the group")
+        sub.active = False
+        leftover = sub.received[start:]
+        del sub.received[start:], sub.arrivals[start:]
+        for fences in self._fences.values():     # what it held up beyond its event in hand
+            for fence in fences:
+                if fence.previous is sub:
+                    fence.last = min(fence.last, start - 1)
+        self._lift_fences(sub)
+        self._rewire()                         # new owners; fences for the event in hand
+        now = self.now()
+        for env in leftover:                   # in order, before anything newer
+            self.enqueue(next(s for s in self._owners(sub.group, env)), env, now=now)
+        sub.wake()
+
+    def _owners(self, group: str, env: Envelope):
+        for (topic, g), members in self._route_pairs.items():
+            if g == group and topic == env.topic:
+                yield members[self.partition(env) % len(members)]
 
 
 class Controls:
@@ -159,7 +256,7 @@ class Controls:
         self.resume(group)
 
     def _members(self, group: str) -> list[Subscription]:
-        members = [s for s in self.subscriptions if s.group == group]
+        members = [s for s in self.subscriptions if s.group == group and s.active]
         if not members:
             known = sorted({s.group for s in self.subscriptions})
             raise KeyError(f"no subscription in group {group!r}; groups: {known}")
@@ -182,15 +279,14 @@ def _partition(key: str, members: int) -> int:
     return zlib.crc32(str(key).encode()) % members
 
 
-# The subscription whose handler is running in this task: publish() reads it to stamp
-# `source` and `caused_by` (its `current` envelope) on the events a handler publishes. Set once
-# per worker; so a task that a handler starts and leaves running would name whatever its
-# subscription is handling by the time it publishes.
-_consumer: contextvars.ContextVar = contextvars.ContextVar("sagalab_bus_consumer", default=None)
+# (group, event id) of the event whose handler is running in this task: publish() reads it to
+# stamp `source` and `caused_by` on the events a handler publishes. Set before each handler
+# call; a task the handler starts copies it then, so its events name the right cause too.
+_handling: contextvars.ContextVar = contextvars.ContextVar("sagalab_bus_handling", default=None)
 
 
 # %% notebooks/02_choreography.ipynb · cell 8
-class Bus(Controls, Extensible):
+class Bus(Partitions, Controls, Extensible):
     """An in-memory event bus. Create it inside a run: `async with Bus() as bus: ...`.
 
     The contract:
@@ -198,8 +294,9 @@ class Bus(Controls, Extensible):
       group subscribed to its topic, then returns. It never waits for a handler.
     * Each subscription has its own queue and worker: a slow, paused or failing subscriber
       delays no other subscriber.
-    * A subscription handles its events one at a time, in arrival order. In a group, every
-      event with the same key goes to the same member, so per-key order holds in the group.
+    * A subscription handles its events one at a time, in arrival order. In a group, an
+      event's key picks its partition and each partition has one owner (`Partitions`), so
+      per-key order holds in the group, also when members join or leave.
     * A handler that raises is recorded in `failures`; its subscription goes on with the next
       event: the event is not delivered again (at most once, for a failing handler; lesson 03
       adds redelivery).
@@ -213,8 +310,15 @@ class Bus(Controls, Extensible):
 
     POINTS = (DELIVER, PUBLISH)
 
-    def __init__(self):
+    # 24 partitions: a multiple of every consumer count the lessons use (1, 2, 3, 4, 6, 8), so
+    # a group's partitions split evenly among its members; 5 members would own 5, 5, 5, 5, 4.
+    def __init__(self, *, partitions: int = 24):
         super().__init__()
+        if not isinstance(partitions, int) or isinstance(partitions, bool) or partitions < 1:
+            raise ValueError(f"partitions must be a whole number ≥ 1, got {partitions!r}")
+        self.partitions = partitions
+        self._fences: dict[tuple[str, int], list[_Fence]] = {}
+        self._route_pairs: dict[tuple[str, str], list[Subscription]] = {}
         self._loop = asyncio.get_running_loop()
         try:   # share the run's clock, so the bus's times line up with the services' times
             self._t0 = self._loop.time() - runtime.now()
@@ -238,11 +342,12 @@ class Bus(Controls, Extensible):
 
     # -- wiring -------------------------------------------------------------------------------
     def subscribe(self, topics: str | Iterable[str], handler: Handler, *,
-                  group: str | None = None, **options) -> Subscription:
-        """Call `await handler(envelope)` for every event of `topics`, from now on.
+                  group: str | None = None, start: str = LATEST, **options) -> Subscription:
+        """Call `await handler(envelope)` for every event of `topics`, from now on; a new
+        group with `start=EARLIEST` gets every event of them in the log first.
 
         `group` names the consumer group (default: the handler's name); subscribing again
-        with the same group adds a competing member. `options` stay on the subscription for
+        with the same group adds a competing member (partitions move to it). `options` stay on the subscription for
         middleware to read; only options that a delivery middleware declares it reads (its
         `options` attribute) are accepted, so a typo fails here, not silently later.
         """
@@ -253,6 +358,9 @@ class Bus(Controls, Extensible):
         if not topics or not all(isinstance(t, str) and t for t in topics):
             raise ValueError(f"topics must be one or more non-empty strings, got {topics!r}")
         self._check_open()
+        if start not in (EARLIEST, LATEST):
+            raise ValueError(f"start must be {EARLIEST!r} or {LATEST!r} (where a new group "
+                             f"starts in the log), got {start!r}")
         known = {name for mw in self.middleware[DELIVER] for name in getattr(mw, "options", ())}
         if unknown := sorted(set(options) - known):
             raise TypeError(f"subscribe() got unknown option(s) {', '.join(unknown)}: the bus's "
@@ -260,21 +368,29 @@ class Bus(Controls, Extensible):
                             f"the middleware that reads an option before subscribing with it)")
         group = group or getattr(handler, "__qualname__", type(handler).__name__)
         number = 1 + sum(s.group == group for s in self.subscriptions)
+        new_group = not number > 1
         sub = Subscription(f"{group}#{number}", group, topics, handler, options)
         self.subscriptions.append(sub)
         self._rewire()
+        if new_group and start == EARLIEST:
+            for env in self.log:
+                if env.topic in topics:
+                    sub.put(env, self.now())
         sub._task = self._loop.create_task(self._work(sub), name=f"bus worker {sub.name}")
         return sub
 
     def _rewire(self) -> None:
         # Work out, once per change, which members get which topic and the middleware chains,
         # so that publishing and handling an event look nothing up.
-        routes: dict[str, dict[str, list[Subscription]]] = {}
+        pairs: dict[tuple[str, str], list[Subscription]] = {}
         for sub in self.subscriptions:
             sub._call = _chain(self.middleware[DELIVER], sub.handler, sub)
-            for topic in sub.topics:
-                routes.setdefault(topic, {}).setdefault(sub.group, []).append(sub)
-        self._routes = {topic: list(groups.values()) for topic, groups in routes.items()}
+            for topic in sub.topics if sub.active else ():
+                pairs.setdefault((topic, sub.group), []).append(sub)
+        self._fence_moves(self._route_pairs, pairs)
+        self._route_pairs, self._routes = pairs, {}
+        for (topic, _), members in pairs.items():
+            self._routes.setdefault(topic, []).append(members)
         self._publish = _chain(self.middleware[PUBLISH], self._append_async)
 
     # -- publish, put, handle -------------------------------------------------------------------
@@ -297,30 +413,31 @@ class Bus(Controls, Extensible):
         return self._append(message)
 
     def _append(self, message: Message) -> Envelope:
-        source, caused_by, consumer = message.source, None, _consumer.get()
-        if consumer is not None:           # published by a handler: by which, and why
-            source, caused_by = source or consumer.group, consumer.current.id
+        source, caused_by, handling = message.source, None, _handling.get()
+        if handling is not None:           # published by a handler: by which, and why
+            source, caused_by = source or handling[0], handling[1]
         env = Envelope(f"evt-{next(self._ids):04d}", message.topic, message.key, self.now(),
                        message.payload, message.headers, source, caused_by)
         self.log.append(env)
         for members in self._routes.get(env.topic, ()):
-            # one member: it; competing members: the key picks one (no key: the event id)
-            sub = members[0] if len(members) == 1 else members[
-                _partition(env.key or env.id, len(members))]
+            # one member: it; competing members: the owner of the key's partition (no key: the
+            # event id's)
+            sub = members[0] if len(members) == 1 else members[self.partition(env) % len(members)]
             sub.put(env, env.time)
         return env
 
-    def enqueue(self, sub: Subscription, env: Envelope) -> None:
+    def enqueue(self, sub: Subscription, env: Envelope, *, now: float | None = None) -> None:
         """Put an envelope on one subscription's queue without publishing it again
         (later lessons redeliver and redrive events this way)."""
         self._check_open()
-        sub.put(env, self.now())
+        sub.put(env, self.now() if now is None else now)
 
     async def _work(self, sub: Subscription) -> None:
         """A subscription's worker: take the next envelope, await the handler, record, repeat."""
-        _consumer.set(sub)                 # this task's context: publish() finds `sub` here
-        while True:
+        while sub.active or sub.current is not None:
             i = sub.offset                 # only this worker moves it
+            if not sub.active:
+                break
             if i == len(sub.received) or sub.paused:
                 if self._idle is not None and self._all_handled():
                     self._idle.set_result(None)      # wake drain()
@@ -329,7 +446,12 @@ class Bus(Controls, Extensible):
                 await sub._waiter
                 continue
             env = sub.current = sub.received[i]
+            if self._fences:               # a partition moved: wait for its previous owner
+                await self._wait_fence(sub, env)
+                if not sub.active:         # it left meanwhile: the event went to another
+                    break
             sub.started.append(self.now())
+            _handling.set((sub.group, env.id))     # publish() finds the cause here
             try:
                 await sub._call(env)
             except Exception as exc:       # recorded, not raised: the subscription goes on
@@ -338,6 +460,10 @@ class Bus(Controls, Extensible):
                                              error))
             sub.finished.append(self.now())
             sub.offset = i + 1
+            if self._fences:
+                self._lift_fences(sub)
+            if not sub.active:             # it left its group: the event in hand was its last
+                sub.current = None
 
     # -- control ----------------------------------------------------------------------------------
     async def drain(self) -> None:

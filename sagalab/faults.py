@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence
 from sagalab.runtime import current, now
 
 __all__ = [
+    "AckLost",
     "FaultPlan",
     "Injected",
     "InjectedFault",
@@ -46,6 +47,12 @@ class TransientError(InjectedFault):
 class ReplyLost(InjectedFault):
     """The work WAS done, but the caller never got the answer (connection reset, consumer crashed
     before its acknowledgement). Retrying repeats the work: the reason for idempotency."""
+
+
+class AckLost(InjectedFault):
+    """A handler finished its work, but the broker never got the acknowledgement (the consumer
+    crashed before committing its offset, a visibility timeout ran out): the event is
+    delivered again. At-least-once delivery means duplicates *after success*."""
 
 
 class ServiceDown(InjectedFault):
@@ -217,6 +224,24 @@ class FaultPlan:
         if self.latency is not None:
             request.latency = lambda: self._latency(target, operation)
         return await call_next(request)
+
+    def lost_acks(self, *groups: str):
+        """Bus delivery middleware: for the subscriptions of `groups` (all, if none), a
+        delivery the plan decides is "lost" had its handler run to the end, and then its
+        acknowledgement is lost (AckLost): the delivery counts as failed and the event comes
+        back. Add it after `redelivery(...)` (inside it), which then delivers the event again
+        to a handler that already succeeded; the plan records each as "ack lost"."""
+        async def lose_ack(subscription, envelope, call_next):
+            if groups and subscription.group not in groups:
+                return await call_next(envelope)
+            outcome = self.decide()
+            await call_next(envelope)
+            if outcome == "lost":
+                self.record(subscription.group, envelope.topic, "ack lost",
+                            f"{envelope.id} handled, its acknowledgement lost")
+                raise AckLost(f"{subscription.name} handled {envelope.id}, but its "
+                              f"acknowledgement was lost")
+        return lose_ack
 
     def wrap(self, fn: Callable, *, target: str | None = None) -> Callable:
         """`fn` (an async function: a step, an event handler...) with the plan applied to each
