@@ -129,3 +129,30 @@ def test_every_message_about_labs_keeps_the_learners_work(tmp_path, monkeypatch)
     kept = outcomes[tmp_path / LAB]
     assert kept.startswith("kept") and "--force" in kept and "backups/" in kept
     assert (tmp_path / LAB).read_bytes() == (ROOT / "solutions" / LAB).read_bytes()
+
+
+def test_course_check_says_one_line_per_exercise_on_a_stub_and_on_a_solved_lab(tmp_path):
+    """`python3 course.py check lab01`: ❌ with a hint per exercise on the stub, exit 1;
+    ✅ per exercise on the answered lab, exit 0."""
+    stub = tmp_path / LAB
+    stub.write_text(labgen.lab_text(ROOT / "solutions" / LAB), encoding="utf-8")
+    answered = tmp_path / "answered" / LAB
+    answered.parent.mkdir()
+    nb = nbformat.read(ROOT / "solutions" / LAB, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nbformat.write(nb, answered)
+    results = {}
+    for name, path in (("stub", stub), ("answered", answered)):
+        done = subprocess.run([sys.executable, "-m", "sagalab.authoring.labcheck", str(path)],
+                              cwd=ROOT, capture_output=True, text=True)
+        results[name] = (done.returncode, [l.strip() for l in done.stdout.splitlines()])
+    code, lines = results["stub"]
+    failed = [l for l in lines if l.startswith("❌ Exercise")]
+    assert code == 1 and len(failed) == 3, lines
+    assert all("replace the `raise NotImplementedError(...)` line" in l for l in failed)
+    assert "0 of 3 passed" in lines
+    code, lines = results["answered"]
+    assert code == 0 and len([l for l in lines if l.startswith("✅ Exercise")]) == 3, lines
+    assert "3 of 3 passed" in lines
