@@ -152,7 +152,9 @@ def _group(pgid: int) -> list:
         return [f"(could not list: {error})"]
 
 
-def test_readme_lab_command_opens_the_course_and_is_stopped_even_on_failure(tmp_path, lab_kit):
+def _readme_lab_command(tmp_path, lab_kit):
+    """The README's `python3 course.py lab`, on 127.0.0.1, a free port and a random token, as
+    a LabProcess (not started); (lab, repo, port). Skips unless the environment is current."""
     repo = lab_kit.REPO
     reason = _course_environment_is_current(repo)
     if reason:
@@ -162,8 +164,13 @@ def test_readme_lab_command_opens_the_course_and_is_stopped_even_on_failure(tmp_
     command = [python3, str(repo / "course.py"), "lab", "--no-browser",
                "--ServerApp.ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
                f"--IdentityProvider.token={token}"]
-    lab = lab_kit.LabProcess(command, port, token, lab_kit.isolated_jupyter_env(tmp_path / "home"), repo,
-                     tmp_path / "course-lab.log")
+    lab = lab_kit.LabProcess(command, port, token, lab_kit.isolated_jupyter_env(tmp_path / "home"),
+                             repo, tmp_path / "course-lab.log")
+    return lab, repo, port
+
+
+def test_readme_lab_command_opens_the_course_and_is_stopped_even_on_failure(tmp_path, lab_kit):
+    lab, repo, port = _readme_lab_command(tmp_path, lab_kit)
     with pytest.raises(Boom):
         with lab:
             status, body = lab.api("GET", "/api/status")
@@ -206,17 +213,7 @@ def test_readme_lab_command_stops_jupyterlab_when_only_course_py_is_signalled(tm
     wait for it, leaving no process, no kernel and no open port behind. (Before course.py
     forwarded signals, SIGTERM left JupyterLab running and holding its port; SIGINT had it
     killed with SIGKILL, without its own shutdown.)"""
-    repo = lab_kit.REPO
-    reason = _course_environment_is_current(repo)
-    if reason:
-        pytest.skip(reason)
-    python3 = shutil.which("python3") or sys.executable
-    port, token = lab_kit.free_port(), secrets.token_hex(24)
-    command = [python3, str(repo / "course.py"), "lab", "--no-browser",
-               "--ServerApp.ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
-               f"--IdentityProvider.token={token}"]
-    lab = lab_kit.LabProcess(command, port, token, lab_kit.isolated_jupyter_env(tmp_path / "home"),
-                             repo, tmp_path / "course-lab.log")
+    lab, repo, port = _readme_lab_command(tmp_path, lab_kit)
     kernels: list[int] = []
     try:
         with lab:   # whatever fails below, leaving the block kills the whole group
