@@ -1,0 +1,317 @@
+"""The lesson-02 order flow in sagalab vs the same flow in SimPy (a benchmark, not a test).
+
+What it measures: the wall time of one simulated run of the choreographed order flow of
+notebook 02 -- `order_flow(bus, consumers=4)`: Order, Payment, Inventory, Shipment and
+Notification services on one `Bus`, 4 competing consumers in each subscribing group, a
+`FaultPlan(error_rate=...)` attached to the Payment Service, no tracing -- for `--orders`
+orders arriving as a Poisson stream, against the wall time of an equivalent SimPy model of the
+same flow, in the same process:
+
+* the same arrival times (both models read one list of inter-arrival gaps);
+* the same latency distributions: lognormal around each service's `median` with its `spread`,
+  as `Service.latency` draws (the SimPy model reads median and spread off the sagalab services,
+  so the two cannot drift apart);
+* the same consumers: each group has 4 members, each with its own queue and worker (a
+  `simpy.Store` and a process), and an event goes to the member its key picks, with the bus's
+  own rule (`crc32(key) % 4`). A pooled `Resource(capacity=4)` would be a different queue
+  (M/G/4 instead of 4 x M/G/1) with shorter waits, so the check below would fail;
+* the same join: a shipment once both PaymentProcessed and InventoryReserved arrived;
+* the same fault: a refused payment takes its latency, then fails; that order never ships.
+
+The random draws are not the same ones (sagalab draws from its run's generator in its own
+order), so the two must agree statistically: orders completed within 4 binomial standard
+deviations of orders x (1 - error rate), and mean placed -> notified time within
+`--tolerance` (3 %). The script checks that before timing means anything, and prints the
+utilisation rho = lambda x E[S] / c of each group (E[S] of a lognormal: median x exp(spread^2/2)).
+
+Each side runs `--repeat` times, alternating; the best time counts and, as timeit does, the
+cyclic garbage collector is paused while a run is timed (after a `gc.collect()`): the flow keeps
+every envelope and call record, so full collections would walk a growing heap, a cost of the
+process more than of either simulator.
+
+    .venv/bin/python benchmarks/order_flow.py [--orders 20000] [--rate 8] [--repeat 3]
+    .venv/bin/python benchmarks/order_flow.py --profile    # cProfile of one sagalab run only
+
+Last lines: RESULT order_flow_vs_simpy_ratio <sagalab s / SimPy s>   (target <= 2.0)
+            RESULT order_flow_orders_per_s <orders per wall second, sagalab>
+Information, not a test: nothing fails on a slow machine; only a disagreement between the two
+models stops the script (then the timing would compare different work).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import math
+import random
+import statistics
+import time
+import zlib
+
+import simpy
+
+from sagalab import runtime
+from sagalab.bus import Bus
+from sagalab.faults import FaultPlan
+from sagalab.services import order_flow, sample_orders
+
+CONSUMERS = 4                       # members per subscribing group
+PLENTY = 10 ** 9                    # stock: no order may fail for want of it
+
+
+def gaps(orders: int, rate: float, seed: int) -> list[float]:
+    """Inter-arrival times of a Poisson stream, the same for both models."""
+    rnd = random.Random(f"{seed}:arrivals")
+    return [rnd.expovariate(rate) for _ in range(orders)]
+
+
+def mean_service(median: float, spread: float) -> float:
+    """E[S] of `median * exp(spread * N(0, 1))`."""
+    return median * math.exp(spread ** 2 / 2)
+
+
+# -- sagalab ------------------------------------------------------------------------------------
+async def flow_sagalab(arrivals: list[float], error_rate: float):
+    orders = sample_orders(len(arrivals))
+    async with Bus() as bus:
+        flow = order_flow(bus, consumers=CONSUMERS, stock={"book": PLENTY, "lamp": PLENTY})
+        plan = FaultPlan(error_rate=error_rate)
+        plan.attach(flow.payments)
+        running: set[asyncio.Task] = set()
+        for gap, order in zip(arrivals, orders):
+            await asyncio.sleep(gap)
+            task = asyncio.create_task(flow.orders.place_order(**order))
+            running.add(task)
+            task.add_done_callback(running.discard)
+        while running:
+            await asyncio.gather(*running)
+        await bus.drain()
+        end = runtime.now()
+    return flow, bus, plan, end
+
+
+def summarise_sagalab(flow, bus, plan, end) -> dict:
+    placed = flow.orders.orders
+    notified = flow.notifications.notified
+    e2e = [record["time"] - placed[order_id]["placed"] for order_id, record in notified.items()]
+    payment_members = [len(s.received) for s in bus.subscriptions
+                       if s.group == flow.payments.name]
+    busy = sum(c.end - c.start for c in flow.payments.calls)
+    return {"completed": len(notified), "e2e": e2e, "end": end,
+            "refused": plan.counts().get("error", 0), "failures": len(bus.failures),
+            "payment_busy": busy / (CONSUMERS * end),
+            "payment_share": max(payment_members) / sum(payment_members)}
+
+
+# -- SimPy --------------------------------------------------------------------------------------
+def flow_simpy(arrivals: list[float], error_rate: float, latencies: dict, seed: int) -> dict:
+    """The same choreography, written for SimPy: one process per customer, a Store and a worker
+    process per group member, generator functions as handlers."""
+    env = simpy.Environment()
+    rnd = random.Random(f"{seed}:simpy latencies")
+    faults = random.Random(f"{seed}:simpy faults")
+    gauss, exp, timeout = rnd.gauss, math.exp, env.timeout
+
+    def latency(service: str) -> float:
+        median, spread = latencies[service]
+        return median * exp(spread * gauss(0.0, 1.0))
+
+    placed: dict[str, float] = {}
+    notified: dict[str, float] = {}
+    seen: dict[str, set[str]] = {}
+    refused = 0
+    routes: dict[str, list[list[simpy.Store]]] = {}
+
+    def publish(topic: str, order_id: str) -> None:
+        for members in routes.get(topic, ()):
+            members[zlib.crc32(order_id.encode()) % len(members)].put((topic, order_id))
+
+    def on_order_placed_payment(topic, order_id):
+        nonlocal refused
+        fails = faults.random() < error_rate        # decided on arrival, as FaultPlan does
+        yield timeout(latency("payment"))
+        if fails:
+            refused += 1
+            return
+        publish("PaymentProcessed", order_id)
+
+    def on_order_placed_inventory(topic, order_id):
+        yield timeout(latency("inventory"))
+        publish("InventoryReserved", order_id)
+
+    needs = {"PaymentProcessed", "InventoryReserved"}
+
+    def on_prerequisite(topic, order_id):
+        got = seen.setdefault(order_id, set())
+        if topic in got:
+            return
+        got.add(topic)
+        if got != needs:
+            return
+        yield timeout(latency("shipment"))
+        publish("ShipmentCreated", order_id)
+
+    def on_shipment_created(topic, order_id):
+        yield timeout(latency("notification"))
+        notified[order_id] = env.now
+
+    def worker(queue: simpy.Store, handler):
+        while True:
+            topic, order_id = yield queue.get()
+            yield from handler(topic, order_id)
+
+    def group(topics: tuple[str, ...], handler) -> None:
+        members = [simpy.Store(env) for _ in range(CONSUMERS)]
+        for queue in members:
+            env.process(worker(queue, handler))
+        for topic in topics:
+            routes.setdefault(topic, []).append(members)
+
+    group(("OrderPlaced",), on_order_placed_payment)
+    group(("OrderPlaced",), on_order_placed_inventory)
+    group(("InventoryReserved", "PaymentProcessed"), on_prerequisite)
+    group(("ShipmentCreated",), on_shipment_created)
+
+    ids = iter(range(1, len(arrivals) + 1))
+
+    def customer():
+        yield timeout(latency("order"))
+        order_id = f"order-{next(ids):04d}"         # numbered when placed, as new_id does
+        placed[order_id] = env.now
+        publish("OrderPlaced", order_id)
+
+    def source():
+        for gap in arrivals:
+            yield timeout(gap)
+            env.process(customer())
+
+    env.process(source())
+    env.run()
+    e2e = [t - placed[order_id] for order_id, t in notified.items()]
+    return {"completed": len(notified), "e2e": e2e, "end": env.now, "refused": refused}
+
+
+# -- timing -------------------------------------------------------------------------------------
+def timed(fn, *args):
+    """Seconds `fn(*args)` takes with the cyclic collector paused (as timeit does), and its value."""
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        value = fn(*args)
+        return time.perf_counter() - start, value
+    finally:
+        gc.enable()
+
+
+def service_latencies(arrivals_rate: float, error_rate: float) -> tuple[dict, dict]:
+    """Median and spread of each service, read off a flow built like the benchmarked one, and
+    rho = lambda E[S] / c of each subscribing group."""
+    async def build():
+        async with Bus() as bus:
+            flow = order_flow(bus, consumers=CONSUMERS)
+            return {"order": flow.orders, "payment": flow.payments,
+                    "inventory": flow.inventory, "shipment": flow.shipments,
+                    "notification": flow.notifications.emails}   # the e-mail is the work
+
+    services = runtime.run(build())
+    latencies = {name: (s.median, s.spread) for name, s in services.items()}
+    ok = 1 - error_rate       # refused payments never reach shipment or notification
+    load = {"payment": 1.0, "inventory": 1.0, "shipment": ok, "notification": ok}
+    rho = {name: arrivals_rate * share * mean_service(*latencies[name]) / CONSUMERS
+           for name, share in load.items()}
+    return latencies, rho
+
+
+def agree(orders: int, error_rate: float, ours: dict, theirs: dict, tolerance: float) -> list[str]:
+    problems = []
+    expected = orders * (1 - error_rate)
+    sigma = math.sqrt(orders * error_rate * (1 - error_rate))
+    for name, result in (("sagalab", ours), ("SimPy", theirs)):
+        if abs(result["completed"] - expected) > 4 * sigma + 1:
+            problems.append(f"{name} completed {result['completed']} orders, expected "
+                            f"{expected:.0f} ± {4 * sigma:.0f}")
+    if ours["completed"] + ours["refused"] != orders or ours["failures"] != ours["refused"]:
+        problems.append(f"sagalab: {ours['completed']} completed + {ours['refused']} refused "
+                        f"!= {orders} orders, or {ours['failures']} handler failures")
+    if theirs["completed"] + theirs["refused"] != orders:
+        problems.append(f"SimPy: {theirs['completed']} completed + {theirs['refused']} refused "
+                        f"!= {orders} orders")
+    a, b = statistics.fmean(ours["e2e"]), statistics.fmean(theirs["e2e"])
+    if abs(a - b) > tolerance * b:
+        problems.append(f"mean placed -> notified: sagalab {a:.4f} s vs SimPy {b:.4f} s "
+                        f"({(a - b) / b:+.1%}, tolerance {tolerance:.0%})")
+    return problems
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=20_000)
+    parser.add_argument("--rate", type=float, default=8.0, help="orders per simulated second")
+    parser.add_argument("--error-rate", type=float, default=0.01,
+                        help="share of payments the fault plan refuses")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--tolerance", type=float, default=0.03,
+                        help="allowed relative difference of the mean placed -> notified time")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile one sagalab run (cProfile, top 15 by tottime) and stop")
+    args = parser.parse_args()
+
+    arrivals = gaps(args.orders, args.rate, args.seed)
+    latencies, rho = service_latencies(args.rate, args.error_rate)
+    sagalab_run = lambda: runtime.run(flow_sagalab(arrivals, args.error_rate), seed=args.seed)
+
+    if args.profile:
+        import cProfile
+        import pstats
+        profiler = cProfile.Profile()
+        gc.collect()
+        gc.disable()
+        profiler.enable()
+        sagalab_run()
+        profiler.disable()
+        gc.enable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+        return
+
+    simpy_times, sagalab_times = [], []
+    for _ in range(args.repeat):
+        t, theirs = timed(flow_simpy, arrivals, args.error_rate, latencies, args.seed)
+        simpy_times.append(t)
+        raw = None                 # let the previous run's records go before the next run
+        t, raw = timed(sagalab_run)
+        sagalab_times.append(t)
+    ours = summarise_sagalab(*raw)
+
+    busiest = max(rho, key=rho.get)
+    print(f"order flow, {args.orders:,} orders, Poisson arrivals at {args.rate:g}/s, "
+          f"{CONSUMERS} consumers per group, payment error rate {args.error_rate:g}, "
+          f"seed {args.seed}")
+    print("utilisation rho = lambda E[S] / c: "
+          + ", ".join(f"{name} {value:.2f}" for name, value in rho.items())
+          + f"; busiest: {busiest} {rho[busiest]:.2f} (measured in sagalab: "
+          f"{ours['payment_busy']:.2f}; its busiest member takes {ours['payment_share']:.1%} "
+          f"of the events)")
+    for name, result in (("sagalab", ours), ("SimPy", theirs)):
+        e2e = sorted(result["e2e"])
+        print(f"{name:8}: {result['completed']:,} completed, {result['refused']} payments "
+              f"refused, mean placed -> notified {statistics.fmean(e2e):.4f} s, "
+              f"p95 {e2e[int(0.95 * len(e2e))]:.4f} s, simulated {result['end']:,.0f} s")
+    a, b = statistics.fmean(ours["e2e"]), statistics.fmean(theirs["e2e"])
+    print(f"agreement: completed {ours['completed'] - theirs['completed']:+d}, "
+          f"mean placed -> notified {(a - b) / b:+.2%}")
+    if problems := agree(args.orders, args.error_rate, ours, theirs, args.tolerance):
+        raise SystemExit("the two models disagree, so the timing comparison would be "
+                         "meaningless:\n  " + "\n  ".join(problems))
+
+    print(f"SimPy   : best {min(simpy_times):.3f} s of {args.repeat} "
+          f"({', '.join(f'{t:.3f}' for t in simpy_times)})")
+    print(f"sagalab : best {min(sagalab_times):.3f} s of {args.repeat} "
+          f"({', '.join(f'{t:.3f}' for t in sagalab_times)})")
+    print(f"RESULT order_flow_vs_simpy_ratio {min(sagalab_times) / min(simpy_times):.2f}")
+    print(f"RESULT order_flow_orders_per_s {args.orders / min(sagalab_times):.0f}")
+
+
+if __name__ == "__main__":
+    main()
