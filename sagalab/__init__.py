@@ -19,6 +19,6 @@ module                 built in
 =====================  ==================================================================
 
 Support code, imported by lessons and labs but not built in them: ``checks`` (lab check
-cells), ``plots`` (plotly figures). Authoring tools live in ``sagalab.authoring``.
+cells), ``plots`` (plotly figures), ``prose`` (Markdown stated from computed values). Authoring tools live in ``sagalab.authoring``.
 """
 __version__ = "0.1.0"   # as in pyproject.toml

@@ -12,17 +12,21 @@ import contextvars
 import heapq
 import itertools
 import logging
+import math
+import numbers
 import random
 import sys
 import threading
 from asyncio import base_events, events
 from dataclasses import dataclass, field
-from typing import Any, Coroutine
+from typing import Any, Callable, Coroutine
 
 __all__ = [
     "Run",
+    "RunLimit",
     "SimulatedDeadlock",
     "SimulatedLoop",
+    "SimulatedRunaway",
     "arun",
     "caller",
     "current",
@@ -37,7 +41,7 @@ __all__ = [
 ]
 
 
-# %% notebooks/00_welcome.ipynb · cell 29
+# %% notebooks/00_welcome.ipynb · cell 39
 class _PrintHandler(logging.Handler):
     """The runtime's reports go to stdout, like print(). In Jupyter, stderr is a separate stream
     and the two interleave differently from run to run, which would change stored outputs."""
@@ -52,26 +56,65 @@ if not log.handlers:        # re-running this cell must not print every report t
 log.propagate = False
 
 
-# %% notebooks/00_welcome.ipynb · cell 31
+# %% notebooks/00_welcome.ipynb · cell 41
 class SimulatedDeadlock(RuntimeError):
     """Every task is waiting and no timer is pending: simulated time can never move on."""
 
 
-# %% notebooks/00_welcome.ipynb · cell 32
+class SimulatedRunaway(SimulatedDeadlock):
+    """A deadlock behind a ticking clock: the main task waits for something only another task
+    could set, while nothing happens but tasks waking from their own timers (the rule is in
+    `SimulatedLoop`'s docstring)."""
+
+
+class RunLimit(TimeoutError):
+    """`run(..., until=seconds)` reached its bound before the main coroutine returned."""
+
+
+# %% notebooks/00_welcome.ipynb · cell 42
 class SimulatedLoop(base_events.BaseEventLoop):
     """An event loop whose clock is a number that only moves when every task is waiting.
 
     Everything asyncio offers on top of timers and futures works unchanged (`sleep`,
     `wait_for`, `timeout`, `Queue`, `Lock`, `gather`, ...). Threads and I/O do not: a
     simulation cannot wait for the outside world, so those raise instead of hanging.
+
+    The runaway guard (on for the main task of a `run()` without `until`). A deadlock can hide
+    behind a clock that keeps moving: a heartbeat task sleeps in a loop for ever while the main
+    task waits on an Event nobody sets. Each time the clock passes another quarter of
+    `runaway_after` simulated seconds (one day), the loop takes a look, and it raises
+    `SimulatedRunaway`, naming the waiting tasks, when at every look for `runaway_after`:
+
+    1. the main task has waited on one and the same future, one that no passage of time can
+       resolve: no pending timer will (as for `sleep`, `wait_for`, `timeout`), and it is not a
+       task, nor a `gather` or `asyncio.wait` of tasks, of which one is ready or waits on such
+       a timer (an Event, a Queue, a Lock, a bare future: only another task can set those);
+    2. and nothing has run but timers and the task each one woke: no task was started and no
+       task woke because another one set, put or released something (counted, not traced:
+       callbacks that were not timers never outnumbered the timers that fired).
+
+    So a main task that loops on timers itself, or waits for a task that sleeps, is never a
+    runaway (it may be a long simulation), nor is a run in which anything else happens. The
+    guard costs one comparison per clock jump, and a look at the tasks four times a day.
     """
+
+    runaway_after = 24 * 3600.0     # simulated seconds of nothing but timers (see above)
 
     def __init__(self):
         super().__init__()
         self._now = 0.0
+        self.watch(None)
 
     def time(self) -> float:
         return self._now
+
+    def watch(self, main: asyncio.Task | None, until: float | None = None) -> None:
+        """Guard `main` against a runaway; or, with `until`, end the run at t=until instead
+        (the loop raises `RunLimit`; `math.inf`: no bound). `watch(None)` turns both off."""
+        self._main = main if until is None else None       # the task the guard looks at
+        self._until = math.inf if until is None else until
+        self._check_at = self.runaway_after / 4 if self._main is not None else self._until
+        self._waited_on, self._quiet_since, self._counted = None, self._now, (0, 0)
 
     def _run_once(self):
         # asyncio's own loop would now block in select() until the next timer is due. There
@@ -82,6 +125,8 @@ class SimulatedLoop(base_events.BaseEventLoop):
         heappop = heapq.heappop
         ready = self._ready
         popleft = ready.popleft
+        fired = ran = 0                     # timers fired, callbacks run (for _check)
+        self._counted = (0, 0)
         while not self._stopping:
             scheduled = self._scheduled
             if len(scheduled) > 256 and self._timer_cancelled_count * 2 > len(scheduled):
@@ -92,14 +137,20 @@ class SimulatedLoop(base_events.BaseEventLoop):
             if not ready:
                 if not scheduled:             # nothing ready, no timer: nobody can wake up
                     raise SimulatedDeadlock(self._deadlock_message())
-                if scheduled[0]._when > self._now:
-                    self._now = scheduled[0]._when
+                when = scheduled[0]._when
+                if when > self._now:
+                    if when >= self._check_at:    # rarely: the runaway guard, or `until`
+                        self._check(when, fired, ran)
+                    self._now = when
             now = self._now
             while scheduled and scheduled[0]._when <= now:
                 handle = heappop(scheduled)
                 handle._scheduled = False
                 ready.append(handle)
-            for _ in range(len(ready)):
+                fired += 1
+            n = len(ready)
+            ran += n
+            for _ in range(n):
                 handle = popleft()
                 if handle._cancelled:
                     continue
@@ -111,6 +162,24 @@ class SimulatedLoop(base_events.BaseEventLoop):
                     self.call_exception_handler({
                         "message": f"Exception in callback {handle._callback!r}",
                         "exception": exc, "handle": handle})
+
+    def _check(self, when: float, fired: int, ran: int) -> None:
+        """The clock is about to jump to `when`, at or past `_check_at`: enforce `until`, or
+        take one look for the runaway guard (its rule is in the class docstring)."""
+        if when > self._until:
+            self._now = self._until
+            raise RunLimit(_limit_message(self, self._until))
+        if self._main is None:        # a jump to t=until exactly: the bound is not passed yet
+            return
+        timers, callbacks = fired - self._counted[0], ran - self._counted[1]
+        self._counted = (fired, ran)
+        waiter = self._main._fut_waiter
+        if (waiter is None or waiter is not self._waited_on or callbacks - timers > timers
+                or _time_resolves(self)(self._main)):
+            self._waited_on, self._quiet_since = waiter, self._now      # not quiet: start over
+        elif self._now - self._quiet_since >= self.runaway_after:
+            raise SimulatedRunaway(self._runaway_message())
+        self._check_at = when + self.runaway_after / 4
 
     # call_soon / call_at / call_later without the debug-mode and thread checks, which a
     # simulation (one thread, no I/O) never needs: they are the hottest calls in a run.
@@ -159,6 +228,66 @@ class SimulatedLoop(base_events.BaseEventLoop):
         return (f"simulated deadlock at t={self._now:g}s: every task is waiting and no timer "
                 f"is pending, so nothing can ever wake them. Waiting: {', '.join(waiting)}")
 
+    def _runaway_message(self) -> str:
+        resolves, waiting, looping = _time_resolves(self), [], []
+        for task in asyncio.all_tasks(self):
+            if not task.done():
+                (looping if resolves(task) else waiting).append(task_label(task))
+        return (f"simulated runaway at t={self._now:g}s: for {self._now - self._quiet_since:g}s "
+                f"the main task has waited on something no timer can resolve, while nothing "
+                f"happened but tasks waking from their own timers. Waiting: "
+                f"{', '.join(sorted(waiting))}. Looping on timers: {', '.join(sorted(looping))}. "
+                f"If that is meant, bound the run instead: run(..., until=seconds)")
+
+
+def _time_resolves(loop: SimulatedLoop) -> Callable[[Any], bool]:
+    """The runaway guard's test: can the passage of time alone resolve this future (what a task
+    waits on; None: the task is ready)? Yes if it is done; if a pending timer resolves it
+    (sleep, wait_for) or cancels it (the task of an asyncio.timeout); if it is a task whose own
+    wait time resolves; or if a task's completion resolves it (gather, asyncio.wait: a done
+    callback of that task refers to it) and time resolves that task."""
+    timed, resolved_by = set(), {}
+    for timer in loop._scheduled:
+        if not timer._cancelled:
+            for target in (*timer._args, getattr(timer._callback, "__self__", None)):
+                target = getattr(target, "_task", target)        # asyncio.timeout's deadline
+                if isinstance(target, asyncio.Future):
+                    timed.add(id(target))
+    for task in asyncio.all_tasks(loop):
+        for callback, _ in task._callbacks or ():
+            for value in (*_closure_values(callback), *getattr(callback, "args", ())):
+                if isinstance(value, asyncio.Future):
+                    resolved_by.setdefault(id(value), []).append(task)
+
+    def resolves(future, seen: set[int] | None = None) -> bool:
+        seen = set() if seen is None else seen
+        if future is None or future.done() or id(future) in timed:
+            return True
+        if id(future) in seen:
+            return False
+        seen.add(id(future))
+        if isinstance(future, asyncio.Task) and resolves(future._fut_waiter, seen):
+            return True
+        return any(resolves(task, seen) for task in resolved_by.get(id(future), ()))
+
+    return resolves
+
+
+def _closure_values(function) -> list:
+    values = []
+    for cell in getattr(function, "__closure__", None) or ():
+        try:
+            values.append(cell.cell_contents)
+        except ValueError:            # a cell not assigned yet
+            pass
+    return values
+
+
+def _limit_message(loop: asyncio.AbstractEventLoop, until: float) -> str:
+    running = sorted(task_label(t) for t in asyncio.all_tasks(loop) if not t.done())
+    return (f"run stopped at its bound, until={until:g}s, before the main coroutine returned; "
+            f"cancelled: {', '.join(running)}")
+
 
 class _Handle(events.Handle):
     """asyncio's Handle, minus the debug-mode check in __init__ (a simulation never needs it)."""
@@ -203,7 +332,7 @@ def task_label(task: asyncio.Task) -> str:
     return getattr(coro, "__qualname__", type(coro).__name__)
 
 
-# %% notebooks/00_welcome.ipynb · cell 34
+# %% notebooks/00_welcome.ipynb · cell 44
 @dataclass
 class Run:
     """What one run owns: its clock, its random generator and its id counters.
@@ -266,14 +395,20 @@ def new_id(prefix: str) -> str:
     return current().new_id(prefix)
 
 
-# %% notebooks/00_welcome.ipynb · cell 36
-def run(coro: Coroutine, *, seed: int = 0, realtime: bool = False) -> Any:
+# %% notebooks/00_welcome.ipynb · cell 46
+def run(coro: Coroutine, *, seed: int = 0, realtime: bool = False,
+        until: float | None = None) -> Any:
     """Run `coro` to completion on a fresh event loop and return its result.
 
     * Simulated time (default): the clock starts at 0 and jumps to the next timer whenever
       nothing is ready, so `await asyncio.sleep(600)` returns at once and the same seed
       gives the same interleaving and the same results on every run.
     * `realtime=True`: an ordinary asyncio loop; sleeps take real time.
+    * `until=seconds` bounds the run. Everything due at or before t=until happens; if `coro`
+      has not returned by then, the clock stops at t=until, every task still pending (the
+      main one too) is cancelled and awaited, and `RunLimit` is raised naming them (they are
+      also in `last_run().leftovers`). In real time `until` is real seconds. It must be a
+      positive number; `math.inf` means no bound, and no runaway guard either.
 
     Safe to call while another loop is running in this thread (a Jupyter cell): the run
     then happens on a worker thread and this call blocks until it is over. The kernel's own
@@ -283,20 +418,19 @@ def run(coro: Coroutine, *, seed: int = 0, realtime: bool = False) -> Any:
     Tasks still running when `coro` returns are cancelled, awaited, and reported (logged
     and kept in `Run.leftovers` of `last_run()`). An exception raised by `coro` propagates
     with its own traceback. A simulated deadlock raises `SimulatedDeadlock` naming the
-    waiting tasks.
+    waiting tasks; so does a runaway without `until` (`SimulatedRunaway`: the main task waits
+    for ever while only timers fire; the rule is in `SimulatedLoop`'s docstring).
     """
-    if not asyncio.iscoroutine(coro):
-        raise TypeError(f"run() needs a coroutine object, e.g. run(main()), "
-                        f"not {type(coro).__name__}: {coro!r:.60}")
+    until = _checked(coro, "run", until)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return _run_here(coro, seed, realtime)
+        return _run_here(coro, seed, realtime, until)
     box: dict = {}
 
     def worker():
         try:
-            box["value"] = _run_here(coro, seed, realtime)
+            box["value"] = _run_here(coro, seed, realtime, until)
         except BaseException as exc:   # re-raised in the caller's thread below
             box["error"] = exc
 
@@ -308,12 +442,26 @@ def run(coro: Coroutine, *, seed: int = 0, realtime: bool = False) -> Any:
     return box["value"]
 
 
-async def arun(coro: Coroutine, *, seed: int = 0, realtime: bool = False) -> Any:
+async def arun(coro: Coroutine, *, seed: int = 0, realtime: bool = False,
+               until: float | None = None) -> Any:
     """`await arun(main())` from a notebook cell: `run()` on a worker thread, so the
     kernel's event loop keeps serving widgets while the simulation runs."""
+    until = _checked(coro, "arun", until)
+    return await asyncio.to_thread(run, coro, seed=seed, realtime=realtime, until=until)
+
+
+def _checked(coro, caller: str, until) -> float | None:
+    """Refuse what run() cannot run, before anything starts; return `until` as a float."""
     if not asyncio.iscoroutine(coro):
-        raise TypeError(f"arun() needs a coroutine object, not {type(coro).__name__}")
-    return await asyncio.to_thread(run, coro, seed=seed, realtime=realtime)
+        raise TypeError(f"{caller}() needs a coroutine object, e.g. {caller}(main()), "
+                        f"not {type(coro).__name__}: {coro!r:.60}")
+    if until is None:
+        return None
+    if isinstance(until, bool) or not isinstance(until, numbers.Real) or not until > 0:
+        coro.close()       # never started: close it, or Python warns about it at a random time
+        raise ValueError(f"until must be a positive number of seconds (or None: no bound), "
+                         f"not {until!r}")
+    return float(until)
 
 
 _last: list[Run] = []   # the most recent run, for a look at it afterwards
@@ -324,23 +472,37 @@ def last_run() -> Run | None:
     return _last[-1] if _last else None
 
 
-# %% notebooks/00_welcome.ipynb · cell 38
-def _run_here(coro: Coroutine, seed: int, realtime: bool) -> Any:
+# %% notebooks/00_welcome.ipynb · cell 48
+def _run_here(coro: Coroutine, seed: int, realtime: bool, until: float | None) -> Any:
     loop = asyncio.new_event_loop() if realtime else SimulatedLoop()
     state = Run(seed=seed, realtime=realtime, _loop=loop, _t0=loop.time())
     loop.sagalab_run = state
     _last[:] = [state]
     main = loop.create_task(coro, name="main")
-    deadlocked = False
+    bound = None
+    if not realtime:
+        loop.watch(main, until)               # the runaway guard, or the bound
+    elif until is not None and until < math.inf:
+        bound = loop.call_later(until, loop.stop)  # run_until_complete then finds main unfinished
+    stopped = False                           # by an error that names the tasks: no report
     try:
-        loop.run_until_complete(main)
+        try:
+            loop.run_until_complete(main)
+        except RuntimeError:
+            if bound is None or main.done():
+                raise
+            raise RunLimit(_limit_message(loop, until)) from None
         return main.result()
-    except SimulatedDeadlock:
-        deadlocked = True     # the error names the waiting tasks; no second report
+    except (SimulatedDeadlock, RunLimit):
+        stopped = True
         raise
     finally:
         try:
-            _cancel_leftovers(loop, state, report=not deadlocked)
+            if bound is not None:
+                bound.cancel()
+            if not realtime:
+                loop.watch(None)              # cancelled tasks may still need the clock
+            _cancel_leftovers(loop, state, report=not stopped)
             loop.run_until_complete(loop.shutdown_asyncgens())
         finally:
             loop.close()

@@ -1,12 +1,14 @@
 """The simulated-time runtime: determinism, the clock, leftovers, deadlocks, bad input."""
 import asyncio
+import math
 import threading
 import time
 
 import pytest
 
 from sagalab import runtime
-from sagalab.runtime import SimulatedDeadlock, last_run, new_id, now, rng, run
+from sagalab.runtime import (RunLimit, SimulatedDeadlock, SimulatedRunaway, last_run, new_id,
+                             now, rng, run)
 
 
 async def jittery_workers(n: int = 5) -> list[tuple[float, str, str]]:
@@ -198,3 +200,275 @@ def test_many_cancelled_timers_are_dropped_from_the_heap():
         return len(loop._scheduled)
 
     assert run(main()) < 600
+
+
+
+# ---- the runaway guard and run(until=...) (issue 17 item 4)
+
+DAY = 24 * 3600.0
+beats: list[float] = []
+
+
+async def heartbeat(period: float = 1.0):
+    """A periodic task that never ends: it keeps the simulated clock moving for ever."""
+    try:
+        while True:
+            await asyncio.sleep(period)
+    finally:
+        beats.append(now())          # cancelled (and awaited) when the run ends
+
+
+async def heartbeat_and_an_event_nobody_sets():
+    asyncio.create_task(heartbeat(), name="heartbeat")
+    await asyncio.create_task(asyncio.Event().wait(), name="waiting-for-a-reply")
+
+
+def test_runaway_heartbeat_and_an_event_nobody_sets_ends_naming_the_waiting_tasks(capsys):
+    beats.clear()
+    with pytest.raises(SimulatedRunaway, match=r"Waiting: main, waiting-for-a-reply\. "
+                                               r"Looping on timers: heartbeat") as info:
+        run(heartbeat_and_an_event_nobody_sets())
+    assert isinstance(info.value, SimulatedDeadlock)     # a deadlock behind a ticking clock
+    stopped_at = last_run().now()
+    assert DAY < stopped_at < 2 * DAY                  # one quiet simulated day, and a look
+    assert beats == [stopped_at]                       # the heartbeat was cancelled and awaited
+    assert last_run().leftovers == ["heartbeat", "main", "waiting-for-a-reply"]
+    assert "[sagalab]" not in capsys.readouterr().out  # the error names them: no second report
+    with pytest.raises(SimulatedRunaway, match=f"t={stopped_at:g}s"):   # deterministic
+        run(heartbeat_and_an_event_nobody_sets())
+
+
+def test_runaway_when_main_itself_waits_on_an_event_nobody_sets():
+    async def main():
+        for k in range(3):
+            asyncio.create_task(heartbeat(period=0.5 + k), name=f"heartbeat-{k}")
+        await asyncio.Event().wait()
+
+    with pytest.raises(SimulatedRunaway, match=r"Waiting: main\. "
+                                               r"Looping on timers: heartbeat-0, heartbeat-1"):
+        run(main())
+
+
+async def sleeps_10_000_times_over_a_day() -> float:
+    """An ordinary long run: 10,000 sleeps over a simulated day, beside a heartbeat and a
+    task stuck on an Event (left over, not the main task's business)."""
+    asyncio.create_task(heartbeat(), name="heartbeat")
+    asyncio.create_task(asyncio.Event().wait(), name="stuck-leftover")
+    for _ in range(10_000):
+        await asyncio.sleep(DAY / 10_000)
+    return now()
+
+
+async def worker(sleeps: int = 20_000, each: float = 8.64) -> float:
+    for _ in range(sleeps):
+        await asyncio.sleep(each)
+    return now()
+
+
+async def waits_for_a_sleeping_worker(how: str) -> float:
+    """The main task waits two simulated days on the same future while only timers fire:
+    not a runaway, because time resolves it (the worker sleeps)."""
+    asyncio.create_task(heartbeat(), name="heartbeat")
+    task = asyncio.create_task(worker(), name="worker")
+    if how == "await the task":
+        return await task
+    if how == "gather":
+        return (await asyncio.gather(task))[0]
+    if how == "asyncio.wait":
+        await asyncio.wait([task])
+        return task.result()
+    if how == "wait_for":
+        return await asyncio.wait_for(task, timeout=10 * DAY)
+    raise AssertionError(how)
+
+
+async def waits_with_a_deadline() -> float:
+    asyncio.create_task(heartbeat(), name="heartbeat")
+    try:
+        async with asyncio.timeout(3 * DAY):        # a timer will end this wait
+            await asyncio.Event().wait()
+    except TimeoutError:
+        return now()
+
+
+async def waits_on_an_event_while_a_queue_flows() -> float:
+    """The main task waits five simulated days on one Event, but consumers are woken by
+    what a producer puts: that is progress, however long it takes."""
+    queue, done, handled = asyncio.Queue(), asyncio.Event(), []
+
+    async def producer():
+        for i in range(40_000):
+            await asyncio.sleep(10)
+            await queue.put(i)
+
+    async def consumer():
+        while True:
+            handled.append(await queue.get())
+            await asyncio.sleep(rng().uniform(5, 15))
+            if len(handled) == 40_000:
+                done.set()
+
+    asyncio.create_task(producer(), name="producer")
+    for k in range(2):
+        asyncio.create_task(consumer(), name=f"consumer-{k}")
+    await done.wait()
+    return now()
+
+
+@pytest.mark.parametrize("long_run, ends_at", [
+    (lambda: sleeps_10_000_times_over_a_day(), DAY),
+    (lambda: waits_for_a_sleeping_worker("await the task"), 2 * DAY),
+    (lambda: waits_for_a_sleeping_worker("gather"), 2 * DAY),
+    (lambda: waits_for_a_sleeping_worker("asyncio.wait"), 2 * DAY),
+    (lambda: waits_for_a_sleeping_worker("wait_for"), 2 * DAY),
+    (lambda: waits_with_a_deadline(), 3 * DAY),
+    (lambda: waits_on_an_event_while_a_queue_flows(), 400_000),
+], ids=["10,000 sleeps over a day", "await a sleeping task", "gather", "asyncio.wait",
+        "wait_for", "asyncio.timeout", "queue flow"])
+def test_ordinary_long_runs_are_not_cut(long_run, ends_at):
+    assert run(long_run(), seed=1) == pytest.approx(ends_at, rel=1e-3)
+
+
+def test_a_poller_that_sets_the_event_after_days_needs_until_inf():
+    """The guard's documented limit: the main task waiting on an Event that only a timer loop
+    sets, days later, looks exactly like a runaway. Bounding the run explicitly (here: with
+    no bound at all) turns the guard off."""
+    async def main():
+        done = asyncio.Event()
+
+        async def poller():
+            while now() < 3 * DAY:
+                await asyncio.sleep(60)
+            done.set()
+
+        asyncio.create_task(poller(), name="poller")
+        await done.wait()
+        return now()
+
+    with pytest.raises(SimulatedRunaway, match="Waiting: main. Looping on timers: poller"):
+        run(main())
+    assert run(main(), until=math.inf) == pytest.approx(3 * DAY)
+
+
+async def main_sleeps_100s_beside_a_heartbeat(finished: list):
+    asyncio.create_task(heartbeat(), name="heartbeat")
+    try:
+        await asyncio.sleep(100)
+        return "done"
+    finally:
+        finished.append(now())
+
+
+def test_until_bounds_a_run_what_is_due_at_the_bound_still_happens(capsys):
+    finished: list = []
+    assert run(main_sleeps_100s_beside_a_heartbeat(finished), until=100) == "done"
+    assert finished == [100]
+    capsys.readouterr()
+
+    beats.clear()
+    with pytest.raises(RunLimit, match=r"until=99.5s, before the main coroutine returned; "
+                                       r"cancelled: heartbeat, main"):
+        run(main_sleeps_100s_beside_a_heartbeat(finished), until=99.5)
+    assert isinstance(RunLimit("x"), TimeoutError)
+    assert finished == [100, 99.5] and beats == [99.5]   # stopped at t=until, cleaned up
+    assert last_run().now() == 99.5 and last_run().leftovers == ["heartbeat", "main"]
+    assert "[sagalab]" not in capsys.readouterr().out    # the error names them: no second report
+
+
+def test_until_stops_a_runaway_at_its_bound_instead_of_the_guard():
+    with pytest.raises(RunLimit, match="until=3600s"):
+        run(heartbeat_and_an_event_nobody_sets(), until=3600)
+    assert last_run().now() == 3600
+
+
+def test_until_bounds_a_real_time_run():
+    started = time.perf_counter()
+    with pytest.raises(RunLimit, match="until=0.1s.*cancelled: main"):
+        run(asyncio.sleep(30), realtime=True, until=0.1)
+    assert time.perf_counter() - started < 5
+
+
+def test_until_from_a_notebook_cell_worker_thread_and_arun():
+    async def kernel_cell():
+        with pytest.raises(RunLimit):
+            run(asyncio.sleep(7200), until=3600)
+        with pytest.raises(RunLimit):
+            await runtime.arun(asyncio.sleep(7200), until=3600)
+        return await runtime.arun(asyncio.sleep(60), until=3600)
+
+    assert like_a_kernel(kernel_cell) is None
+
+
+@pytest.mark.parametrize("bad", [0, -1, 0.0, float("nan"), -math.inf, "10", None.__class__, True, [5]])
+@pytest.mark.parametrize("caller", ["run", "arun"])
+def test_bad_until_is_refused_naming_it_before_anything_starts(bad, caller):
+    coro = asyncio.sleep(1)
+    with pytest.raises(ValueError, match=r"until must be a positive number of seconds.*not "):
+        if caller == "run":
+            run(coro, until=bad)
+        else:
+            asyncio.run(runtime.arun(coro, until=bad))
+    assert coro.cr_frame is None          # closed, so Python will not warn "never awaited"
+
+
+# ---- notebook 00's teaching loop and the tuned SimulatedLoop keep the same times (issue 16)
+
+def _teaching_loop() -> dict:
+    """Notebook 00's teaching-loop cell, executed on its own (it imports what it needs)."""
+    import nbformat
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "notebooks" / "00_welcome.ipynb"
+    cells = [c for c in nbformat.read(path, as_version=4).cells if c.get("id") == "hood-teaching-loop"]
+    assert len(cells) == 1, "notebook 00 has no cell with id 'hood-teaching-loop'"
+    namespace: dict = {}
+    exec(compile(cells[0].source, f"{path.name}:hood-teaching-loop", "exec"), namespace)
+    return namespace
+
+
+async def timeouts_and_queues() -> list[tuple[float, str]]:
+    """Timers cancelled by wait_for, a Queue and a Lock: what the tuned loop hand-optimises."""
+    trace, queue = [], asyncio.Queue()
+
+    async def producer():
+        for i in range(20):
+            await asyncio.sleep(rng().expovariate(2.0))
+            await queue.put(new_id("msg"))
+
+    async def consumer(name: str):
+        while True:
+            try:
+                msg = await asyncio.wait_for(queue.get(), timeout=rng().uniform(0.1, 1.0))
+            except asyncio.TimeoutError:
+                trace.append((now(), f"{name} timed out"))
+                continue
+            trace.append((now(), f"{name} got {msg}"))
+            if msg == "msg-0020":
+                return
+
+    tasks = [asyncio.create_task(consumer(f"c{i}")) for i in range(2)]
+    await producer()
+    await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in tasks:          # the teaching loop leaves no task behind only if we do not
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return trace
+
+
+@pytest.mark.parametrize("workload", [jittery_workers, timeouts_and_queues])
+def test_teaching_loop_in_notebook_00_gives_the_runtimes_times(workload):
+    teaching_run = _teaching_loop()["teaching_run"]
+    for seed in range(5):
+        taught, tuned = teaching_run(workload(), seed=seed), run(workload(), seed=seed)
+        assert [step[1:] for step in taught] == [step[1:] for step in tuned], f"seed {seed}"
+        assert [t for t, *_ in taught] == pytest.approx([t for t, *_ in tuned], abs=1e-9)
+
+
+def test_teaching_loop_reports_a_deadlock_instead_of_hanging():
+    teaching_run = _teaching_loop()["teaching_run"]
+
+    async def waits_forever():
+        await asyncio.Event().wait()
+
+    with pytest.raises(RuntimeError, match="deadlock"):
+        teaching_run(waits_forever())

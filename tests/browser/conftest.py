@@ -81,7 +81,8 @@ def isolated_jupyter_env(home: Path) -> dict[str, str]:
     attaches cells beyond the first screens only in the page's idle time, or when scrolled to;
     with two lanes and a kernel busy, a page had no idle time for 20 s, so figures that had
     arrived were not yet in the page (measured: 3 of 5 after 20 s). The figures are drawn by
-    the same renderers either way."""
+    the same renderers either way. The server config makes JupyterLab's kernel status ignore
+    subshell requests (see untracked_message_types)."""
     dirs = {name: home / name for name in ("config", "settings", "workspaces", "runtime")}
     for path in dirs.values():
         path.mkdir(parents=True, exist_ok=True)
@@ -96,6 +97,8 @@ def isolated_jupyter_env(home: Path) -> dict[str, str]:
         target = dirs["settings"] / package / f"{name}.jupyterlab-settings"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(values))
+    (dirs["config"] / "jupyter_server_config.json").write_text(json.dumps(
+        {"MappingKernelManager": {"untracked_message_types": untracked_message_types()}}))
     env = dict(os.environ)
     env.update(JUPYTER_CONFIG_DIR=str(dirs["config"]),
                JUPYTERLAB_SETTINGS_DIR=str(dirs["settings"]),
@@ -106,6 +109,27 @@ def isolated_jupyter_env(home: Path) -> dict[str, str]:
     bindir = str(Path(sys.executable).parent)
     env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
     return env
+
+
+# Subshell requests go to the kernel's control thread, which publishes busy/idle around each.
+SUBSHELL_REQUESTS = ["create_subshell_request", "create_subshell_reply", "delete_subshell_request",
+                     "delete_subshell_reply", "list_subshell_request", "list_subshell_reply"]
+
+
+def untracked_message_types() -> list[str]:
+    """jupyter_server's list of message types that are not a kernel's own work, plus the
+    subshell requests (issue 17 item 9). JupyterLab takes every IOPub status message for the
+    kernel's status except those whose parent is of a type in this list. In JupyterLab 4.6
+    (setting commsOverSubshells, default perCommTarget) a notebook's first widget makes the
+    page send create_subshell_request, on the control channel; ipykernel 7 answers it from its
+    control thread with a status busy, then idle, while the main thread is still running the
+    cell. The kernel then reads "idle" in JupyterLab until the next cell starts, though busy, and
+    a long cell that first shows a widget looked hung to StallWatch (notebook 07, cell 42,
+    under load). jupyter_server says its list "should be a superset of the message types sent
+    on any channel other than the shell channel"; the subshell requests are missing from it."""
+    from jupyter_server.services.kernels.kernelmanager import MappingKernelManager
+
+    return [*MappingKernelManager().untracked_message_types, *SUBSHELL_REQUESTS]
 
 
 def _alive(pid: int, group: bool = False) -> bool:
