@@ -8,8 +8,9 @@ whose work is done but whose reply is lost (`lost_rate`), a latency distribution
 service (`plan.attach(service)`) or wrap any async function with it (`plan.wrap(handler)`). Every
 fault it injects is recorded (`plan.injected`, `plan.frame()`).
 
-Decisions come from a generator seeded from the run's own (`sagalab.runtime.rng`), so a plan
-gives the same faults on every run with the same seed.
+Decisions come from a stream of the run per target, seeded from (run seed, target)
+(`sagalab.runtime.stream`): a plan gives the same faults on every run with the same seed, and
+a target meets the same faults whatever else drew random numbers before (paired randomness).
 """
 
 import asyncio
@@ -20,7 +21,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from sagalab.runtime import current, now
+from sagalab.runtime import current, now, stream
 
 __all__ = [
     "AckLost",
@@ -153,19 +154,21 @@ class FaultPlan:
         self._run = None
 
     # -- decisions ---------------------------------------------------------------------------
-    def _rng(self) -> random.Random:
-        """The plan's own generator, seeded from the run's when the plan is first used in a
-        run: its faults do not depend on how many draws the services made before."""
+    def _rng(self, target: str = "", what: str = "decisions") -> random.Random:
+        """The plan's generator for one target, a stream of the run seeded from (run seed,
+        target): its faults do not depend on what anything else drew before, and a target gets
+        the same decisions in both styles for the same seed (paired randomness). In a new run
+        the plan starts afresh (script, record)."""
         run_ = current()
         if self._run is not run_:        # a new run: start afresh
-            self._run, self._random, self._calls = run_, random.Random(run_.rng.getrandbits(64)), 0
-            self.injected = []
-        return self._random
+            self._run, self._calls, self.injected = run_, 0, []
+        return stream(f"faults/{target}/{what}")
 
-    def decide(self) -> str:
-        """The outcome of the next call: "ok", "error" or "lost". One draw per call whatever
-        the rates, so a higher `error_rate` fails the same calls as a lower one, and more."""
-        rnd = self._rng()
+    def decide(self, target: str = "") -> str:
+        """The outcome of the next call to `target`: "ok", "error" or "lost". One draw per
+        call whatever the rates, so a higher `error_rate` fails the same calls as a lower one,
+        and more."""
+        rnd = self._rng(target)
         draw = rnd.random()
         self._calls += 1
         if self._calls <= len(self.script):
@@ -234,7 +237,7 @@ class FaultPlan:
         async def lose_ack(subscription, envelope, call_next):
             if groups and subscription.group not in groups:
                 return await call_next(envelope)
-            outcome = self.decide()
+            outcome = self.decide(f"acks {subscription.group}")
             await call_next(envelope)
             if outcome == "lost":
                 self.record(subscription.group, envelope.topic, "ack lost",
@@ -267,7 +270,7 @@ class FaultPlan:
         if kind := self.down_at(arrived):
             self.record(target, operation, kind, "refused: the target is down")
             raise ServiceDown(f"{target} is down: {operation} refused")
-        return arrived, self.decide()
+        return arrived, self.decide(target)
 
     def _before_work(self, target: str, operation: str, arrived: float, outcome: str) -> None:
         """Just before the work: the target may have gone down meanwhile, or refuse the call."""
@@ -285,7 +288,7 @@ class FaultPlan:
             raise ReplyLost(f"{target} did {operation}, but the reply was lost")
 
     def _latency(self, target: str, operation: str) -> float:
-        seconds, slow = self.latency.draw(self._rng())
+        seconds, slow = self.latency.draw(self._rng(target, "latency"))
         if slow:
             self.record(target, operation, "slow", f"{seconds:.3f} s")
         return seconds

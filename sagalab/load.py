@@ -25,7 +25,7 @@ from typing import Any, Awaitable, Callable
 
 from sagalab.bus import Bus
 from sagalab.orchestrator import Orchestrator, Step, Workflow
-from sagalab.runtime import current, now, rng, run
+from sagalab.runtime import current, now, rng, run, stream
 
 __all__ = [
     "Broker",
@@ -130,7 +130,7 @@ def percentile(values, q: float) -> float:
     return float(xs[low] + (xs[high] - xs[low]) * (position - low))
 
 
-# %% notebooks/07_load_testing.ipynb · cell 14
+# %% notebooks/07_load_testing.ipynb · cell 15
 ServiceTime = Callable[[random.Random], float]
 
 
@@ -165,7 +165,9 @@ def pause(seconds: float) -> asyncio.Future:
 class Resource:
     """Something with a capacity: `concurrency` requests served at once (threads, connections,
     a store's writers); each holds a slot for a time drawn from `service_time`; the others
-    wait in arrival order (FIFO). Create it inside a run: it draws from the run's `rng()`.
+    wait in arrival order (FIFO). Create it inside a run: it draws its service times from a
+    stream of its own (`runtime.stream("resource/<name>")`), so the arrivals (the run's
+    `rng()`) are the same whatever the resources drew.
 
     Counters: `busy` (slot-seconds used), `served`, `waiting` (queued now), `in_use`.
     """
@@ -176,7 +178,7 @@ class Resource:
         self.free = concurrency
         self.queue: deque[asyncio.Future] = deque()
         self.busy, self.served = 0.0, 0
-        self._random = rng()
+        self._random = stream(f"resource/{name}")    # its own: paired across styles
         self._loop = asyncio.get_running_loop()
 
     @property
@@ -211,7 +213,7 @@ class Resource:
                 self.free += 1
 
 
-# %% notebooks/07_load_testing.ipynb · cell 16
+# %% notebooks/07_load_testing.ipynb · cell 17
 @dataclass(frozen=True)
 class OpenLoop:
     """`requests` requests at Poisson arrival times, `rate` per second on average."""
@@ -260,7 +262,7 @@ async def _drive(load, send, request, read) -> Callable[[], pd.DataFrame]:
     return stop
 
 
-# %% notebooks/07_load_testing.ipynb · cell 18
+# %% notebooks/07_load_testing.ipynb · cell 19
 SATURATION_SHARE = 0.02   # a backlog growing by more than 2 % of the offered rate: saturated
 
 
@@ -364,7 +366,7 @@ def table(runs: list[LoadRun]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-# %% notebooks/07_load_testing.ipynb · cell 20
+# %% notebooks/07_load_testing.ipynb · cell 21
 def mmc_response_time(servers: int, rate: float, mean: float) -> float:
     """Queueing theory's mean time in an M/M/c system (Poisson arrivals at `rate`, `servers`
     servers, exponential service of mean `mean`): mean + P(wait) × mean / (servers − rate ×
@@ -445,7 +447,7 @@ def _load(rate, requests, load):
     return OpenLoop(rate, requests)
 
 
-# %% notebooks/07_load_testing.ipynb · cell 29
+# %% notebooks/07_load_testing.ipynb · cell 32
 @dataclass(frozen=True)
 class Setup:
     """The capacity model of one system, in both styles. Times are in seconds.
@@ -501,7 +503,7 @@ def _check_style(style: str) -> None:
         raise ValueError(f"style must be one of {STYLES}, got {style!r}")
 
 
-# %% notebooks/07_load_testing.ipynb · cell 32
+# %% notebooks/07_load_testing.ipynb · cell 35
 class LoadOrchestrator(Orchestrator):
     """Lesson 01's Orchestrator for load tests: it keeps no history (two entries per step for
     10,000 requests would be a fifth of the test's work; real engines bound it too) and counts
@@ -533,7 +535,7 @@ class Broker(Bus):
         return await super().publish(topic, payload, **options)
 
 
-# %% notebooks/07_load_testing.ipynb · cell 34
+# %% notebooks/07_load_testing.ipynb · cell 37
 def _services(setup: Setup) -> list[Resource]:
     return [Resource(f"service {i + 1}", setup.threads, exponential(setup.service_time))
             for i in range(setup.steps)]
@@ -580,7 +582,7 @@ async def orchestrated(setup: Setup, load: OpenLoop | ClosedLoop) -> LoadRun:
     return LoadRun("orchestration", setup, load, sent, done, done, gauge, utilisation)
 
 
-# %% notebooks/07_load_testing.ipynb · cell 36
+# %% notebooks/07_load_testing.ipynb · cell 39
 async def choreographed(setup: Setup, load: OpenLoop | ClosedLoop) -> LoadRun:
     """Apply `load` to the choreographed workflow of `setup` (inside a run) and measure it.
 
@@ -638,7 +640,7 @@ async def choreographed(setup: Setup, load: OpenLoop | ClosedLoop) -> LoadRun:
                    np.array([done[i] for i in range(n)]), gauge, utilisation)
 
 
-# %% notebooks/07_load_testing.ipynb · cell 38
+# %% notebooks/07_load_testing.ipynb · cell 41
 def measure(setup: Setup, style: str, rate: float | None = None, *, requests: int = 10_000,
             load: OpenLoop | ClosedLoop | None = None, seed: int = 0) -> LoadRun:
     """One load test in simulated time: `requests` requests at `rate` per second (open loop,

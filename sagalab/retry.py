@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping
 
 from sagalab.orchestrator import Orchestrator
-from sagalab.runtime import now, rng
+from sagalab.runtime import now, stream
 
 __all__ = [
     "Attempt",
@@ -119,11 +119,11 @@ class RetryPolicy:
     def delay(self, retry: int, rnd: random.Random | None = None) -> float:
         """The wait before retry number `retry`: the backoff itself without jitter, or a
         uniformly random time between 0 and it with full jitter (drawn from `rnd`, by default
-        the run's generator)."""
+        the run's stream "retry jitter")."""
         cap = self.backoff(retry)
         if self.jitter == "none":
             return cap
-        return (rnd or rng()).uniform(0.0, cap)
+        return (rnd or stream("retry jitter")).uniform(0.0, cap)
 
     def max_total_delay(self) -> float:
         """The longest the waits between all attempts can add up to."""
@@ -229,7 +229,7 @@ async def retry_call(fn: Callable[[], Awaitable[Any]], policy: RetryPolicy, *,
             return result
 
 
-# %% notebooks/03_failures.ipynb · cell 31
+# %% notebooks/03_failures.ipynb · cell 33
 def _pick(setting, name: str, default=None):
     """One setting for everything, or a {name: setting} mapping (names not in it: default)."""
     if isinstance(setting, Mapping):
@@ -276,7 +276,7 @@ class RetryingOrchestrator(Orchestrator):
                     f"next in {delay:.3f} s")
 
 
-# %% notebooks/03_failures.ipynb · cell 38
+# %% notebooks/03_failures.ipynb · cell 40
 DELIVERY_COUNT = "delivery-count"      # header on a redelivered envelope: 2, 3, ...
 
 
@@ -313,7 +313,7 @@ def redelivery(retry: RetryPolicy | Mapping[str, RetryPolicy] | None = None, *,
     return redeliver
 
 
-# %% notebooks/03_failures.ipynb · cell 57
+# %% notebooks/03_failures.ipynb · cell 61
 class IdempotencyStore:
     """Remembers the result of the work done under each idempotency key, so that a request
     repeated with the same key (a retry, a redelivered event) gets the first result and the work

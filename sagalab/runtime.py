@@ -37,6 +37,7 @@ __all__ = [
     "now",
     "rng",
     "run",
+    "stream",
     "task_label",
 ]
 
@@ -335,16 +336,21 @@ def task_label(task: asyncio.Task) -> str:
 # %% notebooks/00_welcome.ipynb · cell 44
 @dataclass
 class Run:
-    """What one run owns: its clock, its random generator and its id counters.
+    """What one run owns: its clock, its random generators and its id counters.
 
-    Code inside a run reaches it with `current()`, or the shortcuts `now()`, `rng()` and
-    `new_id()`, so services need no extra parameters to be reproducible.
+    Code inside a run reaches it with `current()`, or the shortcuts `now()`, `rng()`,
+    `stream(name)` and `new_id()`, so services need no extra parameters to be reproducible.
+    `stream(name)` is a generator of its own for one thing that draws (a service's latencies,
+    a fault plan's decisions for one target), seeded from (run seed, name): what one thing
+    draws does not depend on what anything else drew before (common random numbers: two
+    designs compared with one seed meet the same latencies and the same faults).
     """
     seed: int = 0
     realtime: bool = False
     rng: random.Random = field(init=False, repr=False)
     leftovers: list[str] = field(default_factory=list)
     _counters: dict = field(default_factory=dict, repr=False)
+    _streams: dict = field(default_factory=dict, repr=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
     _t0: float = field(default=0.0, repr=False)
 
@@ -359,6 +365,13 @@ class Run:
         """Sequential ids per prefix and per run: order-0001, order-0002, ..."""
         counter = self._counters.setdefault(prefix, itertools.count(1))
         return f"{prefix}-{next(counter):04d}"
+
+    def stream(self, name: str) -> random.Random:
+        """This run's generator for `name`, seeded from (seed, name) when first asked for."""
+        generator = self._streams.get(name)
+        if generator is None:    # a str seed: hashed by sha512, the same in every process
+            generator = self._streams[name] = random.Random(f"{self.seed}/{name}")
+        return generator
 
 
 def current() -> Run:
@@ -382,6 +395,11 @@ def now() -> float:
 def rng() -> random.Random:
     """The current run's seeded random generator."""
     return current().rng
+
+
+def stream(name: str) -> random.Random:
+    """The current run's generator for `name` (see `Run`)."""
+    return current().stream(name)
 
 
 # Who is making the current request: the orchestrator sets it to the instance id in that

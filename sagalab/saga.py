@@ -697,7 +697,7 @@ def order_saga(bus, *, stock: dict[str, int] | None = None, declined_cards=(),
                      NotificationService(bus, consumers=consumers))
 
 
-# %% notebooks/04_compensation.ipynb · cell 50
+# %% notebooks/04_compensation.ipynb · cell 51
 def late_duplicates(bus, share: float):
     """Bus middleware: after a delivery succeeds, with probability `share` the same envelope
     is put on the same subscription's queue again, behind everything waiting there: a late
@@ -761,7 +761,7 @@ def order_outcomes(flow: OrderFlow) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["order", "state", "paid", "holds stock", "shipped", "outcome"])
 
 
-# %% notebooks/04_compensation.ipynb · cell 53
+# %% notebooks/04_compensation.ipynb · cell 55
 def orders_not_ended(flow: OrderFlow) -> list[str]:
     """Every order ends completed or cancelled once the system is drained."""
     return [f"{o} is still {flow.orders.state.get(o, PLACED)}" for o in flow.orders.orders

@@ -17,7 +17,7 @@ import pandas as pd
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, TYPE_CHECKING
 
-from sagalab.runtime import caller, new_id, now, rng
+from sagalab.runtime import caller, new_id, now, stream
 
 __all__ = [
     "BusService",
@@ -133,7 +133,9 @@ Middleware = Callable[[Request, Callable[[Request], Awaitable[Any]]], Awaitable[
 class Service(Extensible):
     """A remote service, simulated: in-memory state; each request takes a random latency.
 
-    Latency is lognormal around `median` seconds (`spread` 0 makes it exactly `median`).
+    Latency is lognormal around `median` seconds (`spread` 0 makes it exactly `median`),
+    drawn from the service's own stream (`runtime.stream("latency/<name>")`): adding another
+    service, or a retry, changes none of this service's draws (paired randomness).
     Subclasses implement operations as `await self.call("operation", work)`, where `work()`
     is the state change, done once the latency has passed.
 
@@ -146,13 +148,14 @@ class Service(Extensible):
         super().__init__()
         self.name, self.median, self.spread = name, median, spread
         self.calls: list[Call] = []
+        self._stream = f"latency/{name}"
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: {len(self.calls)} calls, uses {self.uses()}>"
 
     def latency(self) -> float:
         """Seconds one request takes: mostly near the median, now and then much more."""
-        return self.median * math.exp(self.spread * rng().gauss(0.0, 1.0))
+        return self.median * math.exp(self.spread * stream(self._stream).gauss(0.0, 1.0))
 
     async def call(self, operation: str, work: Callable[[], Any]) -> Any:
         """Serve one request: wait a latency, then return `work()` (or raise its error),

@@ -18,11 +18,9 @@ MUTANTS = [
            '        amount = event.payload["amount"]\n'
            '        self.call("record_payment", lambda: self.revenue.update(\n'
            '            {customer: self.revenue.get(customer, 0.0) + amount}))'),
-    Mutant("Exercise 1", "a processing time drawn from the run's random generator",
-           '        customer = event.payload["customer"]\n',
-           '        from sagalab.runtime import rng\n'
-           '        customer = event.payload["customer"]\n'
-           '        await asyncio.sleep(rng().uniform(0.01, 0.1))   # some processing time\n'),
+    # (No longer a wrong answer: "a processing time drawn from the run's random generator".
+    # Since every service and fault plan draws from a stream of its own (paired randomness),
+    # a subscriber's draws shift nobody else's events, which is what the check measures.)
     Mutant("Exercise 1", "announces RevenueRecorded (an event nobody asked for)",
            '        self.revenue[customer] = self.revenue.get(customer, 0.0) + event.payload["amount"]',
            '        self.revenue[customer] = self.revenue.get(customer, 0.0) + event.payload["amount"]\n'
