@@ -164,11 +164,6 @@ class RequestVoided(Exception):
     it was done."""
 
 
-def _read_error(task: asyncio.Task) -> None:
-    if not task.cancelled():
-        task.exception()
-
-
 _VOID = object()      # kept under a key that a compensation settled before its request arrived
 
 
@@ -198,9 +193,6 @@ class KeptAnswers:
 
         def once():
             if store.results.get(key) is _VOID:
-                # Its caller may have stopped waiting long ago: read the error when the task
-                # ends, or asyncio reports it, unread, at some random later moment.
-                asyncio.current_task().add_done_callback(_read_error)
                 raise RequestVoided(f"{key} arrived after its compensation")
             return store.do_once(key, work)
 

@@ -149,6 +149,7 @@ class Service(Extensible):
         self.name, self.median, self.spread = name, median, spread
         self.calls: list[Call] = []
         self._stream = f"latency/{name}"
+        self._call = self._send                # the middleware chain, rebuilt by _rewire
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: {len(self.calls)} calls, uses {self.uses()}>"
@@ -160,34 +161,39 @@ class Service(Extensible):
     async def call(self, operation: str, work: Callable[[], Any]) -> Any:
         """Serve one request: wait a latency, then return `work()` (or raise its error),
         through the middleware."""
-        return await self._pass(Request(self, operation, caller.get(), work, self.latency), 0)
+        return await self._call(Request(self, operation, caller.get(), work, self.latency))
 
-    async def _pass(self, request: Request, index: int) -> Any:
-        chain = self.middleware[REQUEST]
-        if index == len(chain):
-            return await self._send(request)
-        return await chain[index](request, lambda r: self._pass(r, index + 1))
+    def _rewire(self) -> None:
+        # Build the chain once per change, not per request: _send inside every middleware.
+        call = self._send
+        for mw in reversed(self.middleware[REQUEST]):
+            def call(request, mw=mw, call_next=call):
+                return mw(request, call_next)
+        self._call = call
 
     async def _send(self, request: Request) -> Any:
-        """The request reaches the service. It is served in a task of its own: once sent, it
-        completes even if the caller stops waiting (a timeout, a crashed orchestrator), as a
-        request to a real service does."""
+        """The request reaches the service, which answers after its latency: a timer serves
+        it. Once sent, it is served even if the caller stops waiting (a timeout, a crashed
+        orchestrator), as a request to a real service is."""
         record = Call(self.name, request.operation, request.caller, now())
         self.calls.append(record)
-        served = asyncio.create_task(self._serve(record, request),
-                                     name=f"{self.name}.{request.operation}")
-        # If the caller stopped waiting, nobody reads the request's error: mark it read, or
-        # asyncio prints "Task exception was never retrieved" at some random later moment.
-        served.add_done_callback(lambda task: task.cancelled() or task.exception())
-        return await asyncio.shield(served)
+        loop = asyncio.get_running_loop()
+        answer = loop.create_future()
+        loop.call_later(request.latency(), self._serve, record, request, answer)
+        return await answer
 
-    async def _serve(self, record: Call, request: Request) -> Any:
+    def _serve(self, record: Call, request: Request, answer: asyncio.Future) -> None:
+        """The work, done when the latency has passed; the answer goes to the caller if it is
+        still waiting (a cancelled caller has cancelled `answer`: the work is done anyway)."""
         try:
-            await asyncio.sleep(request.latency())
-            return request.work()
+            result = request.work()
         except Exception as exc:
             record.error = f"{type(exc).__name__}: {exc}"
-            raise
+            if not answer.cancelled():
+                answer.set_exception(exc)
+        else:
+            if not answer.cancelled():
+                answer.set_result(result)
         finally:
             record.end = now()
 
