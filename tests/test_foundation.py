@@ -75,29 +75,8 @@ def test_orchestrator_middleware_at_each_point_in_order():
                                                                    "instance b"]
 
 
-def test_bus_delivery_middleware_first_added_is_outermost():
-    seen = []
-
-    async def handler(envelope):
-        seen.append("handler")
-
-    def layer(name):
-        async def mw(subscription, envelope, call_next):
-            seen.append(f"{name} in")
-            await call_next(envelope)
-            seen.append(f"{name} out")
-        return mw
-
-    async def main():
-        async with Bus() as bus:
-            bus.use(layer("a"))
-            bus.use(layer("b"))
-            bus.subscribe("Ping", handler)
-            await bus.publish("Ping", {})
-            await bus.drain()
-
-    run(main())
-    assert seen == ["a in", "b in", "handler", "b out", "a out"]
+# The bus's delivery middleware order: tests/test_bus.py,
+# test_middleware_wraps_every_handler_call_first_one_outermost.
 
 
 @pytest.mark.parametrize("core", ["service", "orchestrator"])
