@@ -12,7 +12,7 @@ import pytest
 from sagalab.bus import Bus
 from sagalab.dlq import SupervisedOrchestrator
 from sagalab.faults import FaultPlan, TransientError
-from sagalab.orchestrator import (COMPENSATION, INSTANCE, STEP, Orchestrator, OrchestratorDown,
+from sagalab.orchestrator import (INSTANCE, STEP, Orchestrator, OrchestratorDown,
                                   Workflow, registration)
 from sagalab.retry import RetryPolicy
 from sagalab.runtime import run
