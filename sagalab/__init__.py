@@ -6,7 +6,9 @@ cells); edit the notebook, then run ``python -m sagalab.authoring.nbexport``.
 =====================  ==================================================================
 module                 built in
 =====================  ==================================================================
-``runtime``            00 welcome: simulated time, seeded runs, sequential ids, ``caller``
+``runtime``            00 welcome: simulated time, seeded runs and streams, sequential ids,
+                       ``caller``
+``core``               01 orchestration: ``Extensible``, the one way to extend every core
 ``services``           01 orchestration (registration services), 02 choreography (the
                        order flow's services)
 ``orchestrator``       01 orchestration (the conductor); 02 adds ``order_workflow``

@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Any, Awaitable, Callable, Iterable, Mapping, NamedTuple
 
 from sagalab import runtime
-from sagalab.services import Extensible, is_async
+from sagalab.core import Extensible, is_async
 
 __all__ = [
     "Bus",

@@ -225,7 +225,7 @@ class FaultPlan:
 
         request.work = faulty_work
         if self.latency is not None:
-            request.latency = lambda: self._latency(target, operation)
+            request.draw_latency = lambda: self._latency(target, operation)
         return await call_next(request)
 
     def lost_acks(self, *groups: str):

@@ -16,8 +16,9 @@ import pandas as pd
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
+from sagalab.core import Extensible
 from sagalab.runtime import caller, new_id, now
-from sagalab.services import Extensible, OrderFlow
+from sagalab.services import OrderFlow
 
 __all__ = [
     "CANCELLED",
@@ -47,7 +48,7 @@ __all__ = [
 ]
 
 
-# %% notebooks/01_orchestration.ipynb · cell 9
+# %% notebooks/01_orchestration.ipynb · cell 10
 class WorkflowError(ValueError):
     """An invalid workflow definition; raised when the workflow is defined, naming the problem."""
 
@@ -118,7 +119,7 @@ class Workflow:
         return f"Workflow({self.name!r}: {' → '.join(e.name for e in self.steps)})"
 
 
-# %% notebooks/01_orchestration.ipynb · cell 12
+# %% notebooks/01_orchestration.ipynb · cell 13
 PENDING, RUNNING, COMPLETED, FAILED, CANCELLED = (
     "pending", "running", "completed", "failed", "cancelled")
 # Where middleware can wrap the orchestrator (`Orchestrator.use(mw, on=...)`).
@@ -221,7 +222,7 @@ class Queries:
         return pd.DataFrame(rows, columns=["time", "instance", "event", "step", "detail"])
 
 
-# %% notebooks/01_orchestration.ipynb · cell 14
+# %% notebooks/01_orchestration.ipynb · cell 15
 class Orchestrator(Queries, Extensible):
     """Runs instances of one workflow, many at once, and keeps every instance's state.
 
@@ -380,7 +381,7 @@ class Orchestrator(Queries, Extensible):
                                  "step": step, "detail": detail})
 
 
-# %% notebooks/01_orchestration.ipynb · cell 16
+# %% notebooks/01_orchestration.ipynb · cell 17
 def registration(users, emails, profiles, *, in_parallel: bool = False) -> Workflow:
     """The article's registration: create the user, then send the verification e-mail and
     create the profile — one after the other, or both at once if `in_parallel`."""

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Mapping
 
 from sagalab.bus import Bus
+from sagalab.core import is_async
 from sagalab.faults import FaultPlan
 from sagalab.orchestrator import (
     CANCELLED,
@@ -63,7 +64,6 @@ from sagalab.services import (
     Service,
     ShipmentService,
     UserService,
-    is_async,
     sample_orders,
 )
 

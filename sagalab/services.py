@@ -10,20 +10,18 @@ start, end, error). Later lessons add behaviour around every request with `Servi
 """
 
 import asyncio
-import functools
-import inspect
 import math
 import pandas as pd
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, TYPE_CHECKING
 
+from sagalab.core import Extensible
 from sagalab.runtime import caller, new_id, now, stream
 
 __all__ = [
     "BusService",
     "Call",
     "EmailService",
-    "Extensible",
     "InventoryService",
     "Middleware",
     "NotificationService",
@@ -39,13 +37,12 @@ __all__ = [
     "ShipmentService",
     "UserService",
     "calls_frame",
-    "is_async",
     "order_flow",
     "sample_orders",
 ]
 
 
-# %% notebooks/01_orchestration.ipynb · cell 3
+# %% notebooks/01_orchestration.ipynb · cell 4
 @dataclass
 class Call:
     """One request as the service saw it; `end` is None while it is being served."""
@@ -60,71 +57,16 @@ class Call:
 REQUEST = "request"      # a service's interception point: around every request
 
 
-def is_async(fn: Any) -> bool:
-    """An `async def` function, or an object whose `__call__` is one."""
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-        getattr(fn, "__call__", None))
-
-
-class Extensible:
-    """What every core of the course shares (the service, the bus, the orchestrator): later
-    lessons add behaviour with `use(middleware, on=point)`, never by editing the core.
-
-    `middleware` maps each interception point (POINTS, the default first) to its chain, in
-    the order a call meets it: the first added is the outermost, unless added
-    `outermost=True` (what must see everything, as a trace does). Overridable hooks:
-    `_check_open()` refuses changes to a closed core; `_rewire()` runs after each change.
-    """
-    POINTS: tuple[str, ...] = ()
-
-    def __init__(self):
-        self.middleware: dict[str, list] = {point: [] for point in self.POINTS}
-
-    def use(self, middleware, *, on: str | None = None, outermost: bool = False):
-        """Add `middleware` at `on` inside those already there (outside, if `outermost`)."""
-        on = on or self.POINTS[0]
-        if on not in self.middleware:
-            raise ValueError(f"{type(self).__name__} has no interception point {on!r}: "
-                             f"use one of {', '.join(self.POINTS)}")
-        if not is_async(middleware):
-            raise TypeError(f"{type(self).__name__}: middleware must be an async function, "
-                            f"got {middleware!r:.60}")
-        self._check_open()
-        chain = self.middleware[on]
-        chain.insert(0 if outermost else len(chain), middleware)
-        self._rewire()
-        return self
-
-    def through(self, on: str, *args, body: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
-        """`body()` inside the middleware at `on`, each called with `args` first, then the
-        next call (for middleware whose `call_next()` takes no argument)."""
-        call = body
-        for middleware in reversed(self.middleware[on]):
-            call = functools.partial(middleware, *args, call)
-        return call()
-
-    def uses(self) -> str:
-        """What wraps this core, by interception point."""
-        return "; ".join(f"{point}: " + ", ".join(getattr(m, "__qualname__", type(m).__name__)
-                                                  for m in chain)
-                         for point, chain in self.middleware.items() if chain) or "nothing"
-
-    def _check_open(self) -> None:
-        """Hook: raise if the core is closed (nothing may be added any more)."""
-
-    def _rewire(self) -> None:
-        """Hook: called after the middleware changed."""
-
-
 @dataclass
 class Request:
     """One request on its way to a service. Middleware may read it and change it: wrap
-    `work` to act when the work runs (after the latency), replace `latency` to draw it."""
+    `work` to act when the work runs (after the latency), replace `draw_latency` to draw
+    the latency otherwise."""
     service: "Service"
     operation: str
     caller: str
     work: Callable[[], Any]              # the state change
-    latency: Callable[[], float]         # how long serving takes (the service's own draw)
+    draw_latency: Callable[[], float]    # how long serving takes (the service's own draw)
 
 
 Middleware = Callable[[Request, Callable[[Request], Awaitable[Any]]], Awaitable[Any]]
@@ -179,7 +121,7 @@ class Service(Extensible):
         self.calls.append(record)
         loop = asyncio.get_running_loop()
         answer = loop.create_future()
-        loop.call_later(request.latency(), self._serve, record, request, answer)
+        loop.call_later(request.draw_latency(), self._serve, record, request, answer)
         return await answer
 
     def _serve(self, record: Call, request: Request, answer: asyncio.Future) -> None:
@@ -209,7 +151,7 @@ def calls_frame(*services: Service) -> pd.DataFrame:
     return frame.sort_values("start", kind="stable").reset_index(drop=True)
 
 
-# %% notebooks/01_orchestration.ipynb · cell 5
+# %% notebooks/01_orchestration.ipynb · cell 6
 class UserService(Service):
     """User accounts. An e-mail address can be registered only once."""
 
@@ -276,7 +218,7 @@ class ProfileService(Service):
                                lambda: self.profiles.pop(profile_id, None) is not None)
 
 
-# %% notebooks/01_orchestration.ipynb · cell 40
+# %% notebooks/01_orchestration.ipynb · cell 41
 class OfferService(Service):
     """Welcome offers for new users (the step added in lesson 01 to show coupling)."""
 

@@ -72,14 +72,10 @@ def test_export_without_a_target_module_names_the_cell(tmp_path):
 
 
 def _imports_of(path) -> set[str]:
-    """The sagalab modules a module imports, at any depth of its code (a function-level
-    import to dodge a cycle is still a cycle), except under `if TYPE_CHECKING:` (type hints
-    only: never run)."""
+    """The sagalab modules a module imports, at any depth of its code: a function-level
+    import to dodge a cycle is still a cycle, and so is one under `if TYPE_CHECKING:`."""
     import ast
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
-            node.body = []
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sagalab."):
