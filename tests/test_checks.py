@@ -123,10 +123,14 @@ def test_a_forgotten_await_gets_a_hint():
 
     assert "did you forget `await`?" in str(_failure(forgot, expect=1))
 
+    made = []
+
     async def returns_a_coroutine():
-        return asyncio.sleep(1, result=1)
+        made.append(asyncio.sleep(1, result=1))
+        return made[-1]
 
     message = str(_failure(returns_a_coroutine, expect=1))
+    made[0].close()                  # or it warns, unawaited, in whichever test collects it
     assert "did you forget `await`?" in message and "coroutine" in message
 
 
