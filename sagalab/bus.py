@@ -111,6 +111,7 @@ class Subscription:
         self.started: list[float] = []    # when its handler was called
         self.finished: list[float] = []   # when its handler returned or raised
         self.errors: dict[int, str] = {}  # i -> error, for each received[i] whose handler raised
+        self.trimmed = 0                  # records dropped by retention: offset in the log - offset
         self.current: Envelope | None = None      # the envelope being handled now
         self.active = True                # False once it left its group (`Bus.unsubscribe`)
         self._call: Handler = handler     # the handler wrapped in the bus's middleware
@@ -132,6 +133,15 @@ class Subscription:
         if self._waiter is not None:        # the worker is asleep: wake it
             self._waiter.set_result(None)
             self._waiter = None
+
+    def forget(self, keep: int) -> None:
+        """Retention: drop the records of handled events but the newest `keep` (indices shift
+        down; `trimmed` counts what went)."""
+        cut = self.offset - keep
+        if cut > 0:
+            del self.received[:cut], self.arrivals[:cut], self.started[:cut], self.finished[:cut]
+            self.offset, self.trimmed = self.offset - cut, self.trimmed + cut
+            self.errors = {i - cut: e for i, e in self.errors.items() if i >= cut}
 
     def __repr__(self) -> str:
         return f"<Subscription {self.name} {list(self.topics)} backlog={self.backlog}>"
@@ -301,6 +311,9 @@ class Bus(Partitions, Controls, Extensible):
       event: the event is not delivered again (at most once, for a failing handler; lesson 03
       adds redelivery).
     * `await drain()` returns once every queue is empty and no handler is running.
+    * `retention=n` (default: the run's, `run(..., retention=n)`) keeps about the newest n
+      events in `log` and n handled records per subscription (a broker's retention): memory
+      stays flat in a long run. Events not yet handled are never dropped.
     * Middleware (`use`, lesson 01's `Extensible`) wraps every delivery (DELIVER: `async def
       mw(subscription, envelope, call_next)`, `await call_next(envelope)` runs the rest and
       the handler) or every publish (PUBLISH: `async def mw(message, call_next)`, `await
@@ -312,7 +325,7 @@ class Bus(Partitions, Controls, Extensible):
 
     # 24 partitions: a multiple of every consumer count the lessons use (1, 2, 3, 4, 6, 8), so
     # a group's partitions split evenly among its members; 5 members would own 5, 5, 5, 5, 4.
-    def __init__(self, *, partitions: int = 24):
+    def __init__(self, *, partitions: int = 24, retention: int | None = None):
         super().__init__()
         if not isinstance(partitions, int) or isinstance(partitions, bool) or partitions < 1:
             raise ValueError(f"partitions must be a whole number ≥ 1, got {partitions!r}")
@@ -325,8 +338,9 @@ class Bus(Partitions, Controls, Extensible):
         except RuntimeError:   # plain asyncio, outside a sagalab run: count from now
             self._t0 = self._loop.time()
         self._ids = itertools.count(1)
-        self.log: list[Envelope] = []          # append-only: every event ever published
-        self.failures: list[Failure] = []
+        self.retention = runtime.kept(retention)
+        self.log: list[Envelope] = runtime.records(self.retention)   # append-only, retained
+        self.failures: list[Failure] = runtime.records(self.retention)
         self.subscriptions: list[Subscription] = []
         self._routes: dict[str, list[list[Subscription]]] = {}  # topic -> members of each group
         self._publish = self._append_async     # publish middleware around _append
@@ -462,6 +476,8 @@ class Bus(Partitions, Controls, Extensible):
             sub.offset = i + 1
             if self._fences:
                 self._lift_fences(sub)
+            elif self.retention is not None and sub.offset >= 2 * self.retention:
+                sub.forget(self.retention)     # not while fences point into the records
             if not sub.active:             # it left its group: the event in hand was its last
                 sub.current = None
 

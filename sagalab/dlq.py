@@ -198,13 +198,16 @@ class AttemptLog(Attempts):
     """Lesson 03's attempt records (`redelivery(log=...)` appends them), also indexed by their
     label, "<subscription>/<event id>": a dead letter finds its own attempts at once."""
 
-    def __init__(self):
+    def __init__(self, retention: int | None = None):
         super().__init__()
-        self.by_label: dict[str, list] = {}
+        self.keep = runtime.kept(retention)
+        self.by_label: dict[str, list] = runtime.keyed(self.keep)
 
     def append(self, attempt) -> None:
         super().append(attempt)
         self.by_label.setdefault(attempt.label, []).append(attempt)
+        if self.keep is not None and len(self) >= 2 * self.keep:   # retention, as records()
+            del self[:len(self) - self.keep]
 
     def of(self, label: str) -> list:
         return self.by_label.get(label, [])
@@ -231,16 +234,22 @@ class DeadLetterQueue:
     * A handler error the policy does not retry: reason "rejected", after 1 attempt; one that
       failed on every allowed delivery: reason "delivery_limit".
     * `redrive` puts dead letters back on their own subscription's queue, unchanged.
+    * `retention=n` (default: the run's) keeps about the newest n letters, outcomes and
+      attempts; an older letter expires, as one does in an SQS dead-letter queue after its
+      `MessageRetentionPeriod`.
     """
 
-    def __init__(self, validators: Mapping[str, Validator] | None = None):
+    def __init__(self, validators: Mapping[str, Validator] | None = None, *,
+                 retention: int | None = None):
         self.validators = dict(validators or {})
-        self.letters: dict[str, DeadLetter] = {}        # id -> letter, in order of first death
-        self.outcomes: dict[tuple[str, str], str] = {}  # (subscription, event id) -> HANDLED | DEAD | REDRIVEN
-        self.attempts = AttemptLog()                    # every delivery attempt, from redelivery
-        self.changes: list[tuple[float, str, int]] = []  # (time, group, +1 in / -1 out)
+        keep = runtime.kept(retention)
+        self.letters: dict[str, DeadLetter] = runtime.keyed(keep)   # id -> letter, by first death
+        # (subscription, event id) -> HANDLED | DEAD | REDRIVEN
+        self.outcomes: dict[tuple[str, str], str] = runtime.keyed(keep)
+        self.attempts = AttemptLog(keep)                # every delivery attempt, from redelivery
+        self.changes: list[tuple[float, str, int]] = runtime.records(keep)  # (time, group, ±1)
         self.bus: Bus | None = None
-        self._by_delivery: dict[tuple[str, str], DeadLetter] = {}
+        self._by_delivery: dict[tuple[str, str], DeadLetter] = runtime.keyed(keep)
         self.listeners: list[Callable] = []             # told of each dead letter (on_dead_letter)
         self._ids = itertools.count(1)                  # outside a sagalab run only
 
@@ -307,7 +316,8 @@ class DeadLetterQueue:
                  "error": f"{kind.__name__}: {facts['error']}"}
         letter = self._by_delivery.get(key)
         if letter is None:
-            letter = DeadLetter(self._new_id(), env, sub.name, sub.group, sub.offset, **facts,
+            offset = sub.trimmed + sub.offset     # in the subscription's whole log
+            letter = DeadLetter(self._new_id(), env, sub.name, sub.group, offset, **facts,
                                 sub=sub)
             self.letters[letter.id] = self._by_delivery[key] = letter
         else:                             # redriven, and it failed again: one more death

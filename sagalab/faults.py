@@ -21,7 +21,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from sagalab.runtime import current, now, stream
+from sagalab.runtime import current, now, records, stream
 
 __all__ = [
     "AckLost",
@@ -151,6 +151,7 @@ class FaultPlan:
         self.error_rate, self.lost_rate, self.latency = error_rate, lost_rate, latency
         self.script = tuple(script)
         self.injected: list[Injected] = []
+        self._tally: dict[str, int] = {}  # faults per kind, exact even when `injected` is retained
         self._run = None
 
     # -- decisions ---------------------------------------------------------------------------
@@ -161,7 +162,7 @@ class FaultPlan:
         the plan starts afresh (script, record)."""
         run_ = current()
         if self._run is not run_:        # a new run: start afresh
-            self._run, self._calls, self.injected = run_, 0, []
+            self._run, self._calls, self.injected, self._tally = run_, 0, records(), {}
         return stream(f"faults/{target}/{what}")
 
     def decide(self, target: str = "") -> str:
@@ -177,15 +178,20 @@ class FaultPlan:
 
     def down_at(self, t: float) -> str | None:
         """"down" or "crash" if the target is down at time `t`, else None."""
+        if not self.windows:                # the common case, asked on every call: no scan
+            return None
         return next((kind for start, end, kind in self.windows if start <= t < end), None)
 
     def went_down(self, since: float, until: float) -> str | None:
         """The kind of a down window that began after `since` and by `until`, if any."""
+        if not self.windows:
+            return None
         return next((kind for start, _, kind in self.windows if since < start <= until), None)
 
     def record(self, target: str, operation: str, kind: str, detail: str = "") -> None:
         self._rng()
         self.injected.append(Injected(now(), target, operation, kind, detail))
+        self._tally[kind] = self._tally.get(kind, 0) + 1
 
     def frame(self) -> pd.DataFrame:
         """Every injected fault, one row each, in time order."""
@@ -193,11 +199,8 @@ class FaultPlan:
                             columns=["time", "target", "operation", "kind", "detail"])
 
     def counts(self) -> dict[str, int]:
-        """How many faults of each kind were injected."""
-        out: dict[str, int] = {}
-        for fault in self.injected:
-            out[fault.kind] = out.get(fault.kind, 0) + 1
-        return out
+        """How many faults of each kind were injected (all of them, whatever the retention)."""
+        return dict(self._tally)
 
     # -- applying the plan -------------------------------------------------------------------
     def attach(self, service) -> Any:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
 from sagalab.core import Extensible
-from sagalab.runtime import caller, new_id, now
+from sagalab.runtime import caller, kept, new_id, now, records
 from sagalab.services import OrderFlow
 
 __all__ = [
@@ -233,6 +233,8 @@ class Orchestrator(Queries, Extensible):
     later one: a saga resumed, an incident resolved); on COMPENSATION, `async def
     mw(instance, undo, call_next)` (lesson 04). `await call_next()` runs the rest.
     `middleware=`: step middleware, as `use` would add it. `history=False` keeps no history.
+    `retention=n` (default: the run's) keeps the newest n ended instances and about n history
+    entries; running instances always stay.
     Queries (`status`, `table`, ...) are in `Queries`, above.
     """
     # The moves an instance's status can make, and where it rests (then it has `ended`);
@@ -243,13 +245,15 @@ class Orchestrator(Queries, Extensible):
     POINTS = (STEP, INSTANCE, COMPENSATION)
 
     def __init__(self, workflow: Workflow, *, capacity: int | None = None, middleware=(),
-                 history: bool = True):
+                 history: bool = True, retention: int | None = None):
         super().__init__()
         self.workflow, self.keep_history, self.up = workflow, history, True
         for mw in middleware:
             self.use(mw)
         self.instances: dict[str, Instance] = {}
-        self.history: list[dict] = []        # append-only: entries are never changed or removed
+        self.retention = kept(retention)
+        self.history: list[dict] = records(self.retention)   # append-only: never changed
+        self._ended: dict[str, None] = {}    # ended instances, oldest first (for retention)
         self._tasks: dict[str, asyncio.Task] = {}
         self._slots = asyncio.Semaphore(capacity) if capacity else None
 
@@ -275,8 +279,9 @@ class Orchestrator(Queries, Extensible):
     async def run(self, input: dict) -> Instance:
         """Start an instance and wait until it has completed or failed."""
         instance_id = self.start(input)
-        await self._tasks[instance_id]
-        return self.instances[instance_id]
+        instance, task = self.instances[instance_id], self._tasks[instance_id]
+        await task
+        return instance
 
     async def wait(self) -> None:
         """Wait until every instance started so far (or meanwhile) has ended."""
@@ -365,6 +370,19 @@ class Orchestrator(Queries, Extensible):
             instance.started = now()
         instance.ended = now() if status in self.TERMINAL else None
         self.record(instance, status, instance.current_step, detail)
+        if instance.ended is not None and self.retention is not None:
+            self._forget_ended(instance)
+
+    def _forget_ended(self, instance: Instance) -> None:
+        # Retention: the newest `retention` ended instances stay (a resumed one is not ended).
+        self._ended.pop(instance.id, None)
+        self._ended[instance.id] = None
+        while len(self._ended) > self.retention:
+            oldest = next(iter(self._ended))
+            del self._ended[oldest]
+            if self.instances[oldest].ended is not None:
+                del self.instances[oldest]
+                self._tasks.pop(oldest, None)
 
     def fail(self, instance: Instance, error: str) -> None:
         """End `instance` as failed with `error`; steps still running are marked cancelled."""

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Coroutine
 
 __all__ = [
+    "Retained",
+    "RetainedMap",
     "Run",
     "RunLimit",
     "SimulatedDeadlock",
@@ -30,11 +32,15 @@ __all__ = [
     "arun",
     "caller",
     "current",
+    "kept",
+    "keyed",
     "last_run",
     "log",
     "log",
     "new_id",
     "now",
+    "records",
+    "retention_setting",
     "rng",
     "run",
     "stream",
@@ -187,7 +193,10 @@ class SimulatedLoop(base_events.BaseEventLoop):
     def call_soon(self, callback, *args, context=None):
         if self._closed:
             raise RuntimeError("Event loop is closed")
-        handle = _Handle(callback, args, self, context)
+        handle = _new_handle(_Handle)         # _Handle.__init__ inlined: a frame less per call
+        handle._context = contextvars.copy_context() if context is None else context
+        handle._loop, handle._callback, handle._args = self, callback, args
+        handle._cancelled, handle._repr, handle._source_traceback = False, None, None
         self._ready.append(handle)
         return handle
 
@@ -200,7 +209,12 @@ class SimulatedLoop(base_events.BaseEventLoop):
         return timer
 
     def call_later(self, delay, callback, *args, context=None):
-        return self.call_at(self._now + delay, callback, *args, context=context)
+        if self._closed:                      # call_at inlined: every sleep comes here
+            raise RuntimeError("Event loop is closed")
+        timer = _TimerHandle(self._now + delay, callback, args, self, context)
+        heapq.heappush(self._scheduled, timer)
+        timer._scheduled = True
+        return timer
 
     def _drop_cancelled_timers(self):
         live = []
@@ -304,6 +318,9 @@ class _Handle(events.Handle):
         self._source_traceback = None
 
 
+_new_handle = object.__new__     # a handle without its __init__: call_soon sets the fields
+
+
 class _TimerHandle(events.TimerHandle):
     __slots__ = ()
 
@@ -344,9 +361,11 @@ class Run:
     a fault plan's decisions for one target), seeded from (run seed, name): what one thing
     draws does not depend on what anything else drew before (common random numbers: two
     designs compared with one seed meet the same latencies and the same faults).
+    `retention`: how many records of each kind the run's cores keep (see `records`).
     """
     seed: int = 0
     realtime: bool = False
+    retention: int | None = None
     rng: random.Random = field(init=False, repr=False)
     leftovers: list[str] = field(default_factory=list)
     _counters: dict = field(default_factory=dict, repr=False)
@@ -376,11 +395,7 @@ class Run:
 
 def current() -> Run:
     """The run that the calling coroutine belongs to."""
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        loop = None
-    run_ = getattr(loop, "sagalab_run", None)
+    run_ = getattr(events._get_running_loop(), "sagalab_run", None)   # no loop: None
     if run_ is None:
         raise RuntimeError("not inside a sagalab run: start your coroutine with "
                            "sagalab.runtime.run(...) (or `await arun(...)` in a notebook)")
@@ -389,7 +404,9 @@ def current() -> Run:
 
 def now() -> float:
     """Seconds since the current run started."""
-    return current().now()
+    loop = events._get_running_loop()     # the hottest call of all: Run.now() inlined
+    run_ = getattr(loop, "sagalab_run", None)
+    return loop.time() - run_._t0 if run_ is not None else current().now()  # current() raises
 
 
 def rng() -> random.Random:
@@ -414,8 +431,83 @@ def new_id(prefix: str) -> str:
 
 
 # %% notebooks/00_welcome.ipynb · cell 46
+class Retained(list):
+    """Records with a retention limit, as a broker's log has one: a list whose `append`, once
+    it holds 2 × `keep` entries, drops the oldest and keeps the newest `keep` (amortised O(1)
+    per append; `dropped` counts what went). Index 0 is the oldest record still kept."""
+
+    def __init__(self, keep: int):
+        super().__init__()
+        self.keep, self.dropped = keep, 0
+
+    def append(self, item) -> None:
+        super().append(item)
+        if len(self) >= 2 * self.keep:
+            cut = len(self) - self.keep
+            del self[:cut]
+            self.dropped += cut
+
+
+class RetainedMap(dict):
+    """A mapping with a retention limit: once it holds 2 × `keep` keys, the oldest-inserted go
+    and the newest `keep` stay. A key looked up after it went is simply not there (a window,
+    as SQS FIFO's five-minute deduplication window is one)."""
+
+    def __init__(self, keep: int):
+        super().__init__()
+        self.keep, self.dropped = keep, 0
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        if len(self) >= 2 * self.keep:
+            self._forget()
+
+    def setdefault(self, key, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def _forget(self) -> None:
+        for old in list(itertools.islice(self, len(self) - self.keep)):
+            del self[old]
+            self.dropped += 1
+
+
+def retention_setting(retention: int | None, what: str = "retention") -> int | None:
+    """`retention` if it is None (keep everything) or a whole number ≥ 1; else ValueError."""
+    if retention is None or (isinstance(retention, int) and not isinstance(retention, bool)
+                             and retention >= 1):
+        return retention
+    raise ValueError(f"{what} must be a whole number ≥ 1 (records kept of each kind) or None "
+                     f"(keep everything), got {retention!r}")
+
+
+def kept(retention: int | None = None) -> int | None:
+    """How many records of each kind to keep: `retention` (checked), else the current run's
+    setting; None: everything."""
+    if retention is not None:
+        return retention_setting(retention)
+    loop = events._get_running_loop()
+    run_ = getattr(loop, "sagalab_run", None)
+    return run_.retention if run_ is not None else None
+
+
+def records(retention: int | None = None) -> list:
+    """A list for records of one kind: plain, or `Retained` if `retention` (by default the
+    current run's, `run(..., retention=n)`) bounds it."""
+    keep = kept(retention)
+    return [] if keep is None else Retained(keep)
+
+
+def keyed(retention: int | None = None) -> dict:
+    """A dict for records by key (order id -> payment): plain, or `RetainedMap` if bounded."""
+    keep = kept(retention)
+    return {} if keep is None else RetainedMap(keep)
+
+
+# %% notebooks/00_welcome.ipynb · cell 49
 def run(coro: Coroutine, *, seed: int = 0, realtime: bool = False,
-        until: float | None = None) -> Any:
+        until: float | None = None, retention: int | None = None) -> Any:
     """Run `coro` to completion on a fresh event loop and return its result.
 
     * Simulated time (default): the clock starts at 0 and jumps to the next timer whenever
@@ -427,6 +519,8 @@ def run(coro: Coroutine, *, seed: int = 0, realtime: bool = False,
       main one too) is cancelled and awaited, and `RunLimit` is raised naming them (they are
       also in `last_run().leftovers`). In real time `until` is real seconds. It must be a
       positive number; `math.inf` means no bound, and no runaway guard either.
+    * `retention=n` bounds the records every core keeps to about the newest n of each kind
+      (`records`); None keeps everything.
 
     Safe to call while another loop is running in this thread (a Jupyter cell): the run
     then happens on a worker thread and this call blocks until it is over. The kernel's own
@@ -439,16 +533,16 @@ def run(coro: Coroutine, *, seed: int = 0, realtime: bool = False,
     waiting tasks; so does a runaway without `until` (`SimulatedRunaway`: the main task waits
     for ever while only timers fire; the rule is in `SimulatedLoop`'s docstring).
     """
-    until = _checked(coro, "run", until)
+    until = _checked(coro, "run", until, retention)
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return _run_here(coro, seed, realtime, until)
+        return _run_here(coro, seed, realtime, until, retention)
     box: dict = {}
 
     def worker():
         try:
-            box["value"] = _run_here(coro, seed, realtime, until)
+            box["value"] = _run_here(coro, seed, realtime, until, retention)
         except BaseException as exc:   # re-raised in the caller's thread below
             box["error"] = exc
 
@@ -461,18 +555,24 @@ def run(coro: Coroutine, *, seed: int = 0, realtime: bool = False,
 
 
 async def arun(coro: Coroutine, *, seed: int = 0, realtime: bool = False,
-               until: float | None = None) -> Any:
+               until: float | None = None, retention: int | None = None) -> Any:
     """`await arun(main())` from a notebook cell: `run()` on a worker thread, so the
     kernel's event loop keeps serving widgets while the simulation runs."""
-    until = _checked(coro, "arun", until)
-    return await asyncio.to_thread(run, coro, seed=seed, realtime=realtime, until=until)
+    until = _checked(coro, "arun", until, retention)
+    return await asyncio.to_thread(run, coro, seed=seed, realtime=realtime, until=until,
+                                   retention=retention)
 
 
-def _checked(coro, caller: str, until) -> float | None:
+def _checked(coro, caller: str, until, retention=None) -> float | None:
     """Refuse what run() cannot run, before anything starts; return `until` as a float."""
     if not asyncio.iscoroutine(coro):
         raise TypeError(f"{caller}() needs a coroutine object, e.g. {caller}(main()), "
                         f"not {type(coro).__name__}: {coro!r:.60}")
+    try:
+        retention_setting(retention)
+    except ValueError:
+        coro.close()
+        raise
     if until is None:
         return None
     if isinstance(until, bool) or not isinstance(until, numbers.Real) or not until > 0:
@@ -490,10 +590,11 @@ def last_run() -> Run | None:
     return _last[-1] if _last else None
 
 
-# %% notebooks/00_welcome.ipynb · cell 48
-def _run_here(coro: Coroutine, seed: int, realtime: bool, until: float | None) -> Any:
+# %% notebooks/00_welcome.ipynb · cell 51
+def _run_here(coro: Coroutine, seed: int, realtime: bool, until: float | None,
+              retention: int | None = None) -> Any:
     loop = asyncio.new_event_loop() if realtime else SimulatedLoop()
-    state = Run(seed=seed, realtime=realtime, _loop=loop, _t0=loop.time())
+    state = Run(seed=seed, realtime=realtime, retention=retention, _loop=loop, _t0=loop.time())
     loop.sagalab_run = state
     _last[:] = [state]
     main = loop.create_task(coro, name="main")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, TYPE_CHECKING
 
 from sagalab.core import Extensible
-from sagalab.runtime import caller, new_id, now, stream
+from sagalab.runtime import caller, keyed, new_id, now, records, stream
 
 __all__ = [
     "BusService",
@@ -89,7 +89,7 @@ class Service(Extensible):
     def __init__(self, name: str, median: float = 0.1, spread: float = 0.3):
         super().__init__()
         self.name, self.median, self.spread = name, median, spread
-        self.calls: list[Call] = []
+        self.calls: list[Call] = records()     # a list, bounded by the run's retention
         self._stream = f"latency/{name}"
         self._call = self._send                # the middleware chain, rebuilt by _rewire
 
@@ -157,7 +157,7 @@ class UserService(Service):
 
     def __init__(self, median: float = 0.08, spread: float = 0.3):
         super().__init__("User Service", median, spread)
-        self.users: dict[str, dict] = {}
+        self.users: dict[str, dict] = keyed()
 
     async def create_user(self, email: str, name: str) -> str:
         """Create an account; return its id (user-0001). ValueError if the e-mail is taken."""
@@ -179,7 +179,7 @@ class EmailService(Service):
 
     def __init__(self, median: float = 0.2, spread: float = 0.3):
         super().__init__("Email Service", median, spread)
-        self.sent: list[dict] = []
+        self.sent: list[dict] = records()
 
     async def send(self, to: str, subject: str, operation: str = "send", **data) -> str:
         """Send one e-mail; return its id (email-0001). ValueError if `to` is not an address."""
@@ -202,7 +202,7 @@ class ProfileService(Service):
 
     def __init__(self, median: float = 0.12, spread: float = 0.3):
         super().__init__("Profile Service", median, spread)
-        self.profiles: dict[str, dict] = {}
+        self.profiles: dict[str, dict] = keyed()
 
     async def create_profile(self, user_id: str, name: str) -> str:
         """Create the profile of `user_id`; return its id (profile-0001)."""
@@ -224,7 +224,7 @@ class OfferService(Service):
 
     def __init__(self, median: float = 0.1, spread: float = 0.3):
         super().__init__("Offer Service", median, spread)
-        self.offers: dict[str, dict] = {}
+        self.offers: dict[str, dict] = keyed()
 
     async def grant_welcome_offer(self, user_id: str) -> str:
         """Grant `user_id` a welcome offer; return its id (offer-0001)."""
@@ -274,7 +274,7 @@ class OrderService(BusService):
 
     def __init__(self, bus: "Bus | None" = None, *, median: float = 0.05, spread: float = 0.3):
         super().__init__("Order Service", bus, median=median, spread=spread)
-        self.orders: dict[str, dict] = {}
+        self.orders: dict[str, dict] = keyed()
 
     async def place_order(self, customer: str, items: dict[str, int], amount: float) -> str:
         """Record an order; return its id (order-0001). ValueError if it has no items."""
@@ -298,7 +298,7 @@ class PaymentService(BusService):
                  consumers: int = 1):
         super().__init__("Payment Service", bus, median=median, spread=spread,
                          consumers=consumers)
-        self.payments: dict[str, dict] = {}      # order id -> payment
+        self.payments: dict[str, dict] = keyed()      # order id -> payment
         self.react("OrderPlaced", self.on_order_placed)
 
     async def charge(self, order_id: str, amount: float) -> str:
@@ -332,7 +332,7 @@ class InventoryService(BusService):
         super().__init__("Inventory Service", bus, median=median, spread=spread,
                          consumers=consumers)
         self.stock = dict(stock if stock is not None else {"book": 1000, "lamp": 1000})
-        self.reservations: dict[str, dict] = {}  # order id -> reservation
+        self.reservations: dict[str, dict] = keyed()  # order id -> reservation
         self.react("OrderPlaced", self.on_order_placed)
 
     async def reserve(self, order_id: str, items: dict[str, int]) -> str:
@@ -375,8 +375,8 @@ class ShipmentService(BusService):
                  consumers: int = 1):
         super().__init__("Shipment Service", bus, median=median, spread=spread,
                          consumers=consumers)
-        self.shipments: dict[str, dict] = {}     # order id -> shipment
-        self.seen: dict[str, set[str]] = {}      # order id -> prerequisites received so far
+        self.shipments: dict[str, dict] = keyed()     # order id -> shipment
+        self.seen: dict[str, set[str]] = keyed()      # order id -> prerequisites received so far
         self.react(sorted(self.NEEDS), self.on_prerequisite)
 
     async def create_shipment(self, order_id: str, customer: str) -> str:
@@ -410,7 +410,7 @@ class NotificationService(BusService):
         super().__init__("Notification Service", bus, median=median, spread=spread,
                          consumers=consumers)
         self.emails = EmailService(median, spread)
-        self.notified: dict[str, dict] = {}      # order id -> e-mail sent
+        self.notified: dict[str, dict] = keyed()      # order id -> e-mail sent
         self.react("ShipmentCreated", self.on_shipment_created)
 
     async def notify_shipped(self, order_id: str, customer: str) -> str:
