@@ -222,7 +222,7 @@ class Queries:
         return pd.DataFrame(rows, columns=["time", "instance", "event", "step", "detail"])
 
 
-# %% notebooks/01_orchestration.ipynb · cell 15
+# %% notebooks/01_orchestration.ipynb · cell 18
 class Orchestrator(Queries, Extensible):
     """Runs instances of one workflow, many at once, and keeps every instance's state.
 
@@ -399,7 +399,7 @@ class Orchestrator(Queries, Extensible):
                                  "step": step, "detail": detail})
 
 
-# %% notebooks/01_orchestration.ipynb · cell 17
+# %% notebooks/01_orchestration.ipynb · cell 20
 def registration(users, emails, profiles, *, in_parallel: bool = False) -> Workflow:
     """The article's registration: create the user, then send the verification e-mail and
     create the profile — one after the other, or both at once if `in_parallel`."""
@@ -417,7 +417,7 @@ def registration(users, emails, profiles, *, in_parallel: bool = False) -> Workf
     return Workflow("registration", [create_user, *rest], id_prefix="reg")
 
 
-# %% notebooks/02_choreography.ipynb · cell 28
+# %% notebooks/02_choreography.ipynb · cell 32
 # Orchestration of the same flow belongs with the orchestrator: the services know nothing
 # of either style (and the package has no import cycle).
 

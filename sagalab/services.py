@@ -161,7 +161,7 @@ class UserService(Service):
 
     async def create_user(self, email: str, name: str) -> str:
         """Create an account; return its id (user-0001). ValueError if the e-mail is taken."""
-        def work():
+        def work():     # atomic here; a real service needs a unique constraint
             if any(u["email"] == email for u in self.users.values()):
                 raise ValueError(f"e-mail {email} is already registered")
             user_id = new_id("user")
@@ -218,7 +218,7 @@ class ProfileService(Service):
                                lambda: self.profiles.pop(profile_id, None) is not None)
 
 
-# %% notebooks/01_orchestration.ipynb · cell 41
+# %% notebooks/01_orchestration.ipynb · cell 49
 class OfferService(Service):
     """Welcome offers for new users (the step added in lesson 01 to show coupling)."""
 
@@ -235,7 +235,7 @@ class OfferService(Service):
         return await self.call("grant_welcome_offer", work)
 
 
-# %% notebooks/02_choreography.ipynb · cell 22
+# %% notebooks/02_choreography.ipynb · cell 26
 if TYPE_CHECKING:                      # for type hints only: the bus imports services
     from sagalab.bus import Bus, Envelope
 
@@ -268,7 +268,7 @@ class BusService(Service):
             await self.bus.publish(topic, payload, key=key, source=self.name)
 
 
-# %% notebooks/02_choreography.ipynb · cell 23
+# %% notebooks/02_choreography.ipynb · cell 27
 class OrderService(BusService):
     """Takes orders and announces each one (OrderPlaced). It knows nothing of what follows."""
 
@@ -363,7 +363,7 @@ class InventoryService(BusService):
                                key=event.key)
 
 
-# %% notebooks/02_choreography.ipynb · cell 25
+# %% notebooks/02_choreography.ipynb · cell 29
 class ShipmentService(BusService):
     """Ships an order once it is both paid and reserved. Reacts to PaymentProcessed and
     InventoryReserved, which may arrive in either order (or twice); announces
@@ -424,7 +424,7 @@ class NotificationService(BusService):
         await self.notify_shipped(event.payload["order_id"], event.payload["customer"])
 
 
-# %% notebooks/02_choreography.ipynb · cell 27
+# %% notebooks/02_choreography.ipynb · cell 31
 @dataclass
 class OrderFlow:
     """The article's order flow: five services, on one bus (choreography) or on none."""

@@ -26,20 +26,40 @@ MUTANTS = [
            "    return {name: task.result() for name, task in tasks.items()}",
            "    done = sorted(tasks.items(), key=lambda kv: kv[0])\n"
            "    return {name: task.result() for name, task in done}"),
-    # Exercise 2 — status with percent complete
-    Mutant("Exercise 2", "int() instead of round()",
-           'round(100 * len(status["done"]) / total)', 'int(100 * len(status["done"]) / total)'),
-    Mutant("Exercise 2", "counts the top-level entries, not every step",
-           "total = len(orch.workflow.all_steps)", "total = len(orch.workflow.steps)"),
-    Mutant("Exercise 2", "an unknown id answered with 0 % instead of KeyError",
-           "    status = orch.status(instance_id)\n",
-           "    if instance_id not in orch.instances:\n"
-           "        return {\"status\": \"unknown\", \"current_step\": None, \"percent\": 0}\n"
-           "    status = orch.status(instance_id)\n"),
-    Mutant("Exercise 2", "off by one: counts the step being run as done",
-           'round(100 * len(status["done"]) / total)', 'round(100 * (len(status["done"]) + 1) / total)'),
-    Mutant("Exercise 2", "a fraction from 0 to 1, not a percentage",
-           'round(100 * len(status["done"]) / total)', 'round(len(status["done"]) / total, 2)'),
+    # Exercise 2 — which registrations are stuck?
+    Mutant("Exercise 2", "time since the registration was created, not in the current step",
+           "        waited = now() - min(running)", "        waited = now() - instance.created"),
+    Mutant("Exercise 2", "completed and failed instances not skipped",
+           """        if instance.status != "running":
+            continue
+        running = [step.start for step in instance.steps.values() if step.status == "running"]
+        if not running:
+            continue
+        waited = now() - min(running)""",
+           """        starts = [step.start for step in instance.steps.values() if step.start is not None]
+        if not starts:
+            continue
+        waited = now() - max(starts)"""),
+    Mutant("Exercise 2", "pending instances counted from their creation",
+           """        if instance.status != "running":
+            continue
+        running = [step.start for step in instance.steps.values() if step.status == "running"]
+        if not running:
+            continue
+        waited = now() - min(running)""",
+           """        if instance.status in ("completed", "failed"):
+            continue
+        running = [step.start for step in instance.steps.values() if step.status == "running"]
+        waited = now() - (min(running) if running else instance.created)"""),
+    Mutant("Exercise 2", ">= instead of >", "        if waited > longer_than:", "        if waited >= longer_than:"),
+    Mutant("Exercise 2", "not sorted (in the order the instances were started)",
+           '    return sorted(rows, key=lambda row: row["for"], reverse=True)', "    return rows"),
+    Mutant("Exercise 2", "shortest first",
+           '    return sorted(rows, key=lambda row: row["for"], reverse=True)',
+           '    return sorted(rows, key=lambda row: row["for"])'),
+    Mutant("Exercise 2", "a group named by its first running step, not the group",
+           '"step": instance.current_step,',
+           '"step": next(n for n, s in instance.steps.items() if s.status == "running"),'),
     # Exercise 3 — a deadline for the whole workflow
     Mutant("Exercise 3", "the instance left running at its deadline (no fail)",
            """            self.fail(instance, f"deadline of {self.deadline:g} s exceeded "
@@ -65,4 +85,20 @@ MUTANTS = [
            '            instance.error = f"deadline of {self.deadline:g} s exceeded"'),
     Mutant("Exercise 3", "the deadline counted from creation (the wait for a worker slot included)",
            "asyncio.timeout(self.deadline)", "asyncio.timeout(self.deadline - (now() - instance.created))"),
+    # Exercise 4 — a trip booking that survives a crash
+    Mutant("Exercise 4", "all three one after the other",
+           'Workflow("trip", [book_flight, parallel(book_hotel, book_car)])',
+           'Workflow("trip", [book_flight, book_hotel, book_car])'),
+    Mutant("Exercise 4", "all three at once (the flight not first)",
+           'Workflow("trip", [book_flight, parallel(book_hotel, book_car)])',
+           'Workflow("trip", [parallel(book_flight, book_hotel, book_car)])'),
+    Mutant("Exercise 4", "the traveller's name as the reference (two trips of one person collide)",
+           "        return await flights.book(trip.id, trip.input)",
+           '        return await flights.book(trip.input["traveller"], trip.input)'),
+    Mutant("Exercise 4", "a fresh reference on every attempt (a repeated step books again)",
+           "        return await hotels.book(trip.id, trip.input)",
+           '        return await hotels.book(new_id("ref"), trip.input)'),
+    Mutant("Exercise 4", "one reference for every trip",
+           "        return await cars.book(trip.id, trip.input)",
+           '        return await cars.book("trip", trip.input)'),
 ]
