@@ -11,16 +11,23 @@ Built in notebooks/06_tracing.ipynb, around lessons 01-05 without rewriting them
   span lives in a context variable, so it follows asyncio tasks by itself. Ids come from a
   generator seeded by the run's seed: the same run gives the same ids, and tracing draws
   nothing from the run's own generator, so a traced run behaves exactly as an untraced one.
-* Instrumentation, wrapped around the cores: `trace_services` (a span per request),
+* Instrumentation, wrapped around the cores: `trace_services` (a server span per request,
+  after a client span of the caller when the caller is another service),
   `trace_orchestrator` (a span per instance, step and compensation: orchestrator middleware
   and a wrapped `run_instance`), `trace_bus` (a producer span per send, its context in the
-  envelope's `traceparent` header; a consumer span per delivery, via bus middleware; links
-  for events with several causes, such as the shipment that waits for two events), and
-  `trace_dead_letters` (a span when lesson 05's dead-letter queue takes an event).
-* Queries on the span store: `trace_of`, `tree`, `critical_path`, `show_tree`.
+  envelope's `traceparent` header; a consumer span per delivery, via bus middleware, a child
+  of the creation context and linked to it; links for events with several causes, such as the
+  shipment that waits for two events and a redriven event), and `trace_dead_letters` (a span
+  when lesson 05's dead-letter queue takes an event).
+* Queries on the span store: `trace_of`, `tree`, `critical_path`, `show_tree`; `cause_links`
+  (the links a waterfall draws).
 * `OtelTracer`: the same interface on the OpenTelemetry SDK (a TracerProvider per service of
-  its own, never the global one; `InMemorySpanExporter`; OpenTelemetry's W3C propagator), so
-  the same instrumentation produces OpenTelemetry spans.
+  its own, never the global one; `InMemorySpanExporter`, which holds a span once it has
+  ended, as every real exporter; OpenTelemetry's W3C propagator; a head sampler), so the same
+  instrumentation produces OpenTelemetry spans.
+
+Consumer lag and its alert rules, what finds a stuck consumer while traces cannot, are
+`sagalab.lag`, built in the same notebook.
 """
 
 import contextlib
@@ -65,6 +72,7 @@ __all__ = [
     "TRACEPARENT",
     "TraceparentError",
     "Tracer",
+    "cause_links",
     "critical_path",
     "describe",
     "otel_frame",
@@ -199,6 +207,8 @@ class Tracer:
         self._ids = random.Random(f"sagalab.tracing:{seed}")
         self._current: contextvars.ContextVar = contextvars.ContextVar("span", default=None)
         self.spans: list[Span] = []
+        # (group, event id) -> the context of its dead-letter span: a redrive links to it
+        self._dead_letters: dict[tuple[str, str], SpanContext] = {}
 
     def _new_id(self, bits: int) -> str:
         while not (number := self._ids.getrandbits(bits)):    # all zeros is invalid
@@ -333,29 +343,52 @@ def show_tree(spans: pd.DataFrame, *, errors: int = 60) -> None:
     for name, row in zip(names, rows.itertuples()):
         end = "" if pd.isna(row.end) else f"{row.end:7.3f}"
         extra = f"  {row.error[:errors]}" if isinstance(row.error, str) else ""
-        if row.links:
-            extra += f"  links → {', '.join(rows.name[rows.span_id.isin(row.links)]) or row.links}"
+        causes = [link for link in row.links if link != row.parent_id]   # not the parent again
+        if causes:
+            extra += f"  links → {', '.join(rows.name[rows.span_id.isin(causes)]) or causes}"
         print(f"{name:{width}}  {row.service:20} {row.kind:8} {row.start:7.3f} {end:>7}  "
               f"{row.status}{extra}")
 
 
+def cause_links(spans: pd.DataFrame) -> pd.DataFrame:
+    """The spans with each one's links minus the link to its own parent (a consumer span links
+    to the creation context it is also the child of): the causes a waterfall should draw."""
+    return spans.assign(links=[[link for link in links if link != parent]
+                               for links, parent in zip(spans.links, spans.parent_id)])
+
+
 # %% notebooks/06_tracing.ipynb · cell 18
 def trace_services(tracer, *services):
-    """A span per request to each service (kind "server", named after the operation), as a
-    child of whatever span is current where the request is made. The tracer is each
-    service's outermost middleware (`service.use(..., outermost=True)`), so the span sees
-    what the caller sees, fault plans included: a refusal, a lost reply, a caller that
-    stopped waiting. Returns the services.
+    """A span per request to each service (kind "server", named after the operation). When the
+    span current where the request is made belongs to another service (an orchestrator's
+    step, the shop's checkout, the Notification Service calling the Email Service), the
+    request crosses a process boundary: a "client" span of the caller comes first, with
+    `server.address` naming the callee, and the server span is its child, as HTTP and gRPC
+    client and server instrumentation make them (the traceparent travels in the request's
+    headers). A service called by its own consumer (a handler calling its service) gets the
+    server span alone. The tracer is each service's outermost middleware
+    (`service.use(..., outermost=True)`), so the spans see what the caller sees, fault plans
+    included: a refusal, a lost reply, a caller that stopped waiting. Returns the services.
     """
     async def server_span(request, call_next):
-        span = tracer.start_span(request.operation, service=request.service.name, kind=SERVER,
+        name, running = request.service.name, tracer.current()
+        client = None
+        if running is not None and running.service != name:
+            client = tracer.start_span(request.operation, service=running.service, kind=CLIENT,
+                                       attributes={"server.address": name})
+        span = tracer.start_span(request.operation, service=name, kind=SERVER,
+                                 parent=CURRENT if client is None else client.context,
                                  attributes={"sagalab.caller": request.caller})
         try:
             result = await call_next(request)
         except BaseException as error:
             tracer.end_span(span, error)
+            if client is not None:
+                tracer.end_span(client, error)
             raise
         tracer.end_span(span)
+        if client is not None:
+            tracer.end_span(client)
         return result
 
     for service in services:
@@ -409,7 +442,7 @@ def trace_orchestrator(tracer, orchestrator, *, service: str = "Orchestrator"):
     return orchestrator
 
 
-# %% notebooks/06_tracing.ipynb · cell 22
+# %% notebooks/06_tracing.ipynb · cell 25
 MESSAGING_SYSTEM = "sagalab"     # messaging.system: the name of our broker
 
 
@@ -421,7 +454,9 @@ def trace_bus(tracer, bus, *, joins=()):
       travels in the envelope's `traceparent` header (the message's creation context).
     * Process: bus middleware (`bus.use`). Each delivery is a consumer span
       "process <topic>" in the subscriber's group, a child of the creation context it
-      carries. No traceparent: a new trace. An invalid one: a new trace too, as W3C Trace
+      carries, and linked to it (the conventions' recommendation: a link also works when a
+      consumer takes several messages at once, where one parent cannot). A redriven event
+      (lesson 05) also links to its dead-letter span. No traceparent: a new trace. An invalid one: a new trace too, as W3C Trace
       Context says, with the rejected header and the reason as attributes; the event is
       handled all the same. Call this after `bus.use(redelivery(...))`: the tracing is then
       the innermost middleware and each redelivery is a span of its own.
@@ -439,6 +474,7 @@ def trace_bus(tracer, bus, *, joins=()):
         if running is not None and running.kind == CONSUMER and running.service in joins:
             links = list(causes.get((running.service, key), ()))
         attributes = {"messaging.system": MESSAGING_SYSTEM, "messaging.operation.type": "send",
+                      "messaging.operation.name": "publish",      # the bus's own name for it
                       "messaging.destination.name": message.topic}
         if key is not None:
             attributes["messaging.message.conversation_id"] = key
@@ -453,6 +489,7 @@ def trace_bus(tracer, bus, *, joins=()):
     async def process(subscription, envelope, call_next):
         parent, rejected = tracer.extract(envelope.headers)
         attributes = {"messaging.system": MESSAGING_SYSTEM, "messaging.operation.type": "process",
+                      "messaging.operation.name": "handle",
                       "messaging.destination.name": envelope.topic,
                       "messaging.consumer.group.name": subscription.group,
                       "messaging.message.id": envelope.id,
@@ -466,8 +503,11 @@ def trace_bus(tracer, bus, *, joins=()):
             seen = causes.setdefault((subscription.group, envelope.key), [])
             if parent not in seen:
                 seen.append(parent)
+        links = [] if parent is None else [parent]       # the message's creation context
+        if (dead := tracer._dead_letters.get((subscription.group, envelope.id))) is not None:
+            links.append(dead)                          # redriven: its dead-letter span too
         with tracer.span(f"process {envelope.topic}", service=subscription.group, kind=CONSUMER,
-                         parent=parent, attributes=attributes):
+                         parent=parent, links=links, attributes=attributes):
             return await call_next(envelope)
 
     bus.use(send, on=PUBLISH, outermost=True)
@@ -478,7 +518,8 @@ def trace_bus(tracer, bus, *, joins=()):
 def trace_dead_letters(tracer, dlq):
     """A span for each event lesson 05's dead-letter queue takes: "dead-letter <topic>" in the
     subscriber's group, a child of the event's creation context (so it shows in the event's
-    trace), failed with the last error, with the reason and the attempts made as attributes.
+    trace), failed with the last error, with the reason and the attempts made as attributes;
+    if the event is redriven later, its new consumer span links to this one.
     A settlement in OpenTelemetry's terms: the consumer tells the broker the message is done
     with, here by parking it. A listener of the queue (`dlq.on_dead_letter`): it observes,
     it changes nothing. Returns the dead-letter queue.
@@ -487,6 +528,7 @@ def trace_dead_letters(tracer, dlq):
     def dead_letter_span(letter, subscription, envelope):
         parent, _ = tracer.extract(envelope.headers)
         attributes = {"messaging.system": MESSAGING_SYSTEM, "messaging.operation.type": "settle",
+                      "messaging.operation.name": "dead_letter",
                       "messaging.destination.name": envelope.topic,
                       "messaging.consumer.group.name": subscription.group,
                       "messaging.message.id": envelope.id,
@@ -497,11 +539,12 @@ def trace_dead_letters(tracer, dlq):
         span = tracer.start_span(f"dead-letter {envelope.topic}", service=subscription.group,
                                  kind=CLIENT, parent=parent, attributes=attributes)
         tracer.end_span(span, f"{letter.error_type}: {letter.error}")
+        tracer._dead_letters[(subscription.group, envelope.id)] = span.context
 
     return dlq
 
 
-# %% notebooks/06_tracing.ipynb · cell 29
+# %% notebooks/06_tracing.ipynb · cell 32
 def critical_path(spans: pd.DataFrame) -> pd.DataFrame:
     """The chain of spans from the root to the span that ended last (a span still in flight
     counts as ending last): what the end of this trace waited for. One trace's spans in; the
@@ -515,7 +558,7 @@ def critical_path(spans: pd.DataFrame) -> pd.DataFrame:
     return by_id.loc[path[::-1]].reset_index()[spans.columns]
 
 
-# %% notebooks/06_tracing.ipynb · cell 48
+# %% notebooks/06_tracing.ipynb · cell 53
 KINDS = {INTERNAL: SpanKind.INTERNAL, SERVER: SpanKind.SERVER, CLIENT: SpanKind.CLIENT,
          PRODUCER: SpanKind.PRODUCER, CONSUMER: SpanKind.CONSUMER}
 PROPAGATOR = TraceContextTextMapPropagator()     # W3C traceparent, OpenTelemetry's own code
@@ -578,13 +621,15 @@ class OtelTracer(Tracer):
     * A TracerProvider per service, whose Resource names it (`service.name`), as each service
       would have in its own process; all created here, none global. They share one
       `SimpleSpanProcessor` into one `InMemorySpanExporter` (`exporter`), and a `SeededIds`.
-    * Timestamps are the simulated clock's, passed at start and end.
+    * Timestamps are the simulated clock's, passed at start and end. `sampler`: OpenTelemetry's
+      head sampler, ALWAYS_ON unless given (a span not sampled is never exported).
     * `inject`/`extract` are OpenTelemetry's W3C propagator. An error is the span's status
       (ERROR, with the text) and an "exception" event with its type and message.
     """
 
-    def __init__(self, seed: int | None = None):
+    def __init__(self, seed: int | None = None, *, sampler=ALWAYS_ON):
         super().__init__(seed)
+        self.sampler = sampler            # ALWAYS_ON; or e.g. ParentBased(TraceIdRatioBased(0.05))
         self.ids = SeededIds(self._ids)
         self.exporter = InMemorySpanExporter()
         self._processor = SimpleSpanProcessor(self.exporter)
@@ -595,7 +640,7 @@ class OtelTracer(Tracer):
         """The OpenTelemetry tracer of one service (its provider is created on first use)."""
         if service not in self._tracers:
             provider = TracerProvider(resource=Resource({"service.name": service}),
-                                      id_generator=self.ids, sampler=ALWAYS_ON,
+                                      id_generator=self.ids, sampler=self.sampler,
                                       shutdown_on_exit=False)
             provider.add_span_processor(self._processor)
             self.providers[service] = provider

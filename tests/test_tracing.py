@@ -21,7 +21,8 @@ from sagalab.saga import (SagaOrchestrator, keep_answers, order_saga, people,
 from sagalab.services import (EmailService, ProfileService, UserService, order_flow,
                               sample_orders)
 from sagalab.tracing import (CONSUMER, PRODUCER, SERVER, TRACEPARENT, OtelTracer, SpanContext,
-                             Tracer, TraceparentError, critical_path, parse_traceparent,
+                             Tracer, TraceparentError, cause_links, critical_path,
+                             parse_traceparent,
                              trace_bus, trace_dead_letters, trace_of, trace_orchestrator,
                              trace_services, tree)
 
@@ -150,11 +151,16 @@ def test_orchestrated_trace_is_checkout_instance_steps_requests():
     one = tree(trace_of(spans, "flow-0001"))
     assert list(zip(one.depth, one.name, one.service)) == [
         (0, "checkout", "Shop"), (1, "order workflow", "Orchestrator"),
-        (2, "place_order", "Orchestrator"), (3, "place_order", "Order Service"),
-        (2, "charge", "Orchestrator"), (3, "charge", "Payment Service"),
-        (2, "reserve", "Orchestrator"), (3, "reserve", "Inventory Service"),
-        (2, "create_shipment", "Orchestrator"), (3, "create_shipment", "Shipment Service"),
-        (2, "notify_shipped", "Orchestrator"), (3, "notify_shipped", "Email Service")]
+        *[row for step, service in [("place_order", "Order Service"), ("charge", "Payment Service"),
+                                    ("reserve", "Inventory Service"),
+                                    ("create_shipment", "Shipment Service"),
+                                    ("notify_shipped", "Email Service")]
+          for row in [(2, step, "Orchestrator"), (3, step, "Orchestrator"), (4, step, service)]]]
+    # each call: the step, the orchestrator's client span, the service's server span (06-T3)
+    kinds = one.set_index(["depth", "name"]).kind
+    assert kinds[(3, "charge")] == "client" and kinds[(4, "charge")] == SERVER
+    client = one[(one.depth == 3) & (one.name == "charge")].iloc[0]
+    assert client.attributes["server.address"] == "Payment Service"
     charge, reserve = (one[one.name == n].iloc[0] for n in ("charge", "reserve"))
     assert charge.start == reserve.start                  # the parallel group
     steps = orchestrator.steps_frame().query("instance == 'flow-0001'").set_index("name")
@@ -167,8 +173,11 @@ def test_a_retried_step_is_one_span_with_every_attempt_inside():
     policy = RetryPolicy(maximum_attempts=3, initial_interval=0.1)
     tracer, _ = run(orchestrated(n=1, faults=FaultPlan(script=["error", "error"]), retry=policy), seed=3)
     one = tree(tracer.frame())
-    step = one[(one.name == "charge") & (one.service == "Orchestrator")]
-    requests = one[one.parent_id == step.span_id.iloc[0]]
+    step = one[(one.name == "charge") & (one.service == "Orchestrator") & (one.kind == "internal")]
+    requests = one[one.parent_id == step.span_id.iloc[0]]          # a client span per attempt
+    assert set(requests.kind) == {"client"}
+    servers = one[one.parent_id.isin(requests.span_id)]
+    assert list(servers.status) == ["error", "error", "ok"] and set(servers.kind) == {SERVER}
     assert len(step) == 1 and step.status.iloc[0] == "ok"
     assert list(requests.status) == ["error", "error", "ok"]
     assert requests.error.iloc[0].startswith("TransientError")
@@ -252,7 +261,12 @@ def test_the_shipment_links_to_both_of_its_causes():
     by_id = spans.set_index("span_id").name
     shipment = spans[spans.name == "send ShipmentCreated"].iloc[0]
     assert sorted(by_id[shipment.links]) == ["send InventoryReserved", "send PaymentProcessed"]
-    assert (spans[spans.name != "send ShipmentCreated"].links.map(len) == 0).all()
+    # every consumer span links to the creation context it is the child of (the messaging
+    # conventions' recommendation); nothing else has links
+    consumers = spans[spans.kind == CONSUMER]
+    assert all(links == [parent] for links, parent in zip(consumers.links, consumers.parent_id))
+    others = spans[(spans.kind != CONSUMER) & (spans.name != "send ShipmentCreated")]
+    assert (others.links.map(len) == 0).all()
 
 
 def test_tracing_changes_nothing_in_the_run():
@@ -368,7 +382,7 @@ def test_critical_path_prefers_spans_in_flight():
 def test_waterfall_draws_every_span_and_the_links():
     (tracer,), _, _ = run(choreographed(n=1), seed=7)
     spans = tracer.frame()
-    fig = waterfall(spans, title="one order", now=1.0)
+    fig = waterfall(cause_links(spans), title="one order", now=1.0)     # causes, not parents
     drawn = sum(len(t.y) for t in fig.data if t.name != "link")
     assert drawn == len(spans)
     (link,) = [t for t in fig.data if t.name == "link"]
@@ -415,7 +429,11 @@ def test_opentelemetry_spans_follow_the_messaging_conventions():
     assert len(finished["send ShipmentCreated"].links) == 2
     assert finished["checkout"].start_time == 0 and send.start_time == send.end_time > 0
     assert type(otel_trace.get_tracer_provider()).__name__ == "ProxyTracerProvider"  # not set
-    assert set(otel.providers) == {s.resource.attributes["service.name"] for s in finished.values()}
+    assert set(otel.providers) == {s.resource.attributes["service.name"]
+                                   for s in otel.exporter.get_finished_spans()}
+    assert send.attributes["messaging.operation.name"] == "publish"
+    assert process.attributes["messaging.operation.name"] == "handle"
+    assert [link.context.span_id for link in process.links] == [process.parent.span_id]
 
 
 def test_opentelemetry_times_are_the_simulated_clock():
@@ -427,3 +445,50 @@ def test_opentelemetry_times_are_the_simulated_clock():
 
     (span,) = run(go(), seed=0).exporter.get_finished_spans()
     assert (span.start_time, span.end_time) == (0, 2_500_000_000)
+
+
+def test_a_redriven_event_links_to_its_dead_letter_span():
+    from sagalab.dlq import redrive
+
+    async def go():
+        tracer, fixed = Tracer(), []
+        async with Bus() as bus:
+            dlq = DeadLetterQueue()
+            trace_dead_letters(tracer, dlq)
+            dlq.install(bus, retry=RetryPolicy(maximum_attempts=2, initial_interval=0.1))
+            trace_bus(tracer, bus)
+
+            async def handler(event):
+                if not fixed:
+                    raise KeyError("not yet")
+
+            bus.subscribe("Paid", handler, group="Fulfilment")
+            await bus.publish("Paid", {}, key="order-1", source="Shop")
+            await bus.drain()
+            fixed.append(True)
+            await redrive(dlq)
+            await bus.drain()
+        return tracer.frame()
+
+    spans = run(go(), seed=5)
+    dead = spans[spans.name == "dead-letter Paid"].iloc[0]
+    *failed, redriven = spans[spans.name == "process Paid"].itertuples()
+    assert dead.attributes["messaging.operation.name"] == "dead_letter"
+    assert all(f.links == [f.parent_id] for f in failed)
+    assert redriven.status == "ok" and redriven.links == [redriven.parent_id, dead.span_id]
+
+
+def test_head_sampling_drops_whole_traces_and_keeps_the_rest_intact():
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    async def go():
+        otel = OtelTracer(sampler=ParentBased(TraceIdRatioBased(0.3)))
+        await choreographed(n=20, every=0.5, tracers=[otel])
+        return otel
+
+    otel = run(go(), seed=7)
+    spans = otel.frame()
+    roots = spans[spans.name == "checkout"]
+    assert 0 < len(roots) < 20                                  # some orders traced, not all
+    assert spans.groupby("trace_id").size().nunique() == 1      # every kept trace is whole
+    assert set(spans.trace_id) == set(roots.trace_id)
