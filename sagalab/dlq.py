@@ -16,8 +16,13 @@ without editing either:
   "invalid", without burning a single retry.
 * Inspection: `frame()` (the queue as a DataFrame), `growth()`, `history(id)`, `find(key)`,
   `DeadLetter.headers(broker)` (the same facts as RabbitMQ, SQS or Kafka would name them).
-* `redrive(dlq, select, rate=..., dry_run=...)`, as SQS does it: back to the subscription, oldest
-  first, optionally rate-limited; ids and headers preserved; redriving twice does nothing twice.
+* Retries in place (lesson 03's `redelivery`: the queue waits, as Kafka consumers and SQS FIFO
+  groups do) or, with `install(..., blocking=False)`, `retry_later`: the failed event goes to
+  the back of the queue (SQS standard, Kafka retry topics); `broker_limits` maps a delivery
+  limit to each broker's setting; `validate_on_publish`: poison refused before it is sent.
+* `redrive(dlq, select, rate=..., dry_run=...)`: SQS's move task is the model for *where* (its
+  own subscription) and *how fast*; the filter, the dry run and "not twice within this
+  process" are ours. Ids and headers preserved.
 * `conservation(bus, dlq)`: nothing lost -- every delivery due ended handled or dead-lettered.
 * The orchestrated counterpart: `SupervisedOrchestrator` lists failed and parked instances as
   `incidents()`, and a person resolves each: retry the step, skip it, or compensate.
@@ -36,7 +41,18 @@ from typing import Any, Callable, Iterable, Mapping
 from sagalab import runtime
 from sagalab.bus import Bus, Envelope, Subscription
 from sagalab.orchestrator import COMPLETED, FAILED, Instance, RUNNING, Step
-from sagalab.retry import Attempts, NOT_RETRYABLE, RetryPolicy, redelivery
+from sagalab.retry import (
+    Attempt,
+    Attempts,
+    GAVE_UP,
+    NOT_RETRYABLE,
+    NO_RETRY,
+    OK,
+    RETRY,
+    RetryOutcome,
+    RetryPolicy,
+    redelivery,
+)
 from sagalab.saga import PARKED, SagaOrchestrator
 
 __all__ = [
@@ -54,14 +70,19 @@ __all__ = [
     "REASONS",
     "REDRIVEN",
     "REJECTED",
+    "Requeued",
     "SKIPPED",
     "Selector",
     "SupervisedOrchestrator",
     "Validator",
+    "WAITING",
+    "broker_limits",
     "conservation",
     "redrive",
+    "retry_later",
     "select_letters",
     "short_traceback",
+    "validate_on_publish",
 ]
 
 
@@ -74,6 +95,7 @@ REASONS = (INVALID, REJECTED, DELIVERY_LIMIT)
 
 # Where a (subscription, event) delivery stands.
 HANDLED, DEAD, REDRIVEN = "handled", "dead", "redriven"   # redriven: back on its queue
+WAITING = "waiting"              # failed, back on its queue later (retry_later)
 
 
 class InvalidMessage(ValueError):
@@ -176,13 +198,17 @@ class DeadLetter:
                     "x-first-death-queue": self.subscription,
                     "x-last-death-reason": rabbit[last["reason"]],
                     "x-last-death-queue": self.subscription,
-                    "x-delivery-count": self.attempts}
+                    # a quorum queue counts returns: absent on the first delivery
+                    **({"x-delivery-count": self.attempts - 1} if self.attempts > 1 else {})}
         if broker == "sqs":
             return {"ApproximateReceiveCount": self.attempts,
                     "ApproximateFirstReceiveTimestamp": first["first_delivery"],
                     "SentTimestamp": self.envelope.time,
                     "DeadLetterQueueSourceArn": f"arn:aws:sqs:::{self.group.replace(' ', '-')}"}
         if broker == "kafka":         # Spring Kafka's DeadLetterPublishingRecoverer
+            # Partition: the member's index, defensible only because each member of a group
+            # has its own queue of keys here; Spring's default DLT is per topic ("<topic>.DLT"),
+            # shared by every group, which the consumer-group header tells apart.
             return {"kafka_dlt-original-topic": self.topic,
                     "kafka_dlt-original-partition": int(self.subscription.rsplit("#", 1)[-1]) - 1,
                     "kafka_dlt-original-offset": self.offset,
@@ -251,20 +277,33 @@ class DeadLetterQueue:
         self.bus: Bus | None = None
         self._by_delivery: dict[tuple[str, str], DeadLetter] = runtime.keyed(keep)
         self.listeners: list[Callable] = []             # told of each dead letter (on_dead_letter)
+        self.waiting: set[asyncio.Task] = set()         # deliveries put off (retry_later)
         self._ids = itertools.count(1)                  # outside a sagalab run only
 
     # -- on the bus ----------------------------------------------------------------------------
     def install(self, bus: Bus, retry: RetryPolicy | Mapping[str, RetryPolicy] | None = None, *,
-                timeouts: float | Mapping[str, float] | None = None) -> "DeadLetterQueue":
-        """Add the dead-letter middleware to `bus`, then lesson 03's redelivery inside it (per
-        `retry` and `timeouts`, as `redelivery` takes them); return self. Install it before
-        the first event is published: deliveries made before are not accounted for."""
+                timeouts: float | Mapping[str, float] | None = None,
+                blocking: bool = True) -> "DeadLetterQueue":
+        """Add the dead-letter middleware to `bus`, then the retries inside it; return self.
+        `blocking=True`: lesson 03's redelivery (per `retry` and `timeouts`), retrying in
+        place; `blocking=False`: `retry_later(self, retry)`, the failed event goes to the back
+        of the queue (no timeouts then). Install it before the first event is published."""
         if self.bus is not None:
             raise RuntimeError("this dead-letter queue is already installed on a bus")
+        if not blocking and timeouts is not None:
+            raise ValueError("timeouts apply to blocking retries only (blocking=True)")
         self.bus = bus
         bus.use(self.middleware)
-        bus.use(redelivery(retry, timeouts=timeouts, log=self.attempts))
+        bus.use(redelivery(retry, timeouts=timeouts, log=self.attempts) if blocking
+                else retry_later(self, retry))
         return self
+
+    async def drain(self) -> None:
+        """`bus.drain()`, and also wait for the deliveries `retry_later` put off."""
+        await self.bus.drain()
+        while self.waiting:
+            await asyncio.gather(*list(self.waiting))
+            await self.bus.drain()
 
     async def middleware(self, sub: Subscription, env: Envelope, call_next) -> None:
         """Validate, deliver (redelivery retries inside), and dead-letter what still fails."""
@@ -275,6 +314,8 @@ class DeadLetterQueue:
                                      attempts=[], first=now, last=now)
         try:
             await call_next(env)
+        except Requeued:                               # non-blocking: it comes back later
+            self.outcomes[(sub.name, env.id)] = WAITING
         except Exception as error:                     # not CancelledError: a closing bus
             outcome = getattr(error, "retry_outcome", None)   # what redelivery decided
             mine = list(outcome.attempts) if outcome else []
@@ -435,7 +476,8 @@ def conservation(bus: Bus, dlq: DeadLetterQueue) -> dict:
     received = {(sub.name, env.id) for sub in bus.subscriptions for env in sub.received}
     outcomes = list(dlq.outcomes.values())
     handled, dead = outcomes.count(HANDLED), outcomes.count(DEAD)
-    in_flight = outcomes.count(REDRIVEN) + sum(sub.backlog for sub in bus.subscriptions)
+    in_flight = (outcomes.count(REDRIVEN) + outcomes.count(WAITING)
+                 + sum(sub.backlog for sub in bus.subscriptions))
     problems = []
     if len(received) != due:
         problems.append(f"{due} deliveries due, but {len(received)} were queued")
@@ -453,7 +495,84 @@ def conservation(bus: Bus, dlq: DeadLetterQueue) -> dict:
             "in flight": in_flight, "balanced": not problems, "problems": problems}
 
 
-# %% notebooks/05_dead_letters.ipynb · cell 36
+# %% notebooks/05_dead_letters.ipynb · cell 13
+class Requeued(Exception):
+    """Raised by `retry_later`: the delivery failed and went to the back of the queue; the
+    dead-letter queue records it as waiting, not as an outcome."""
+
+
+def retry_later(dlq: DeadLetterQueue, retry: RetryPolicy | Mapping[str, RetryPolicy] | None = None):
+    """Bus middleware for **non-blocking** retries (`dlq.install(bus, retry=..., blocking=False)`
+    adds it): a failed delivery is put back at the *end* of its subscription's queue after the
+    policy's delay, and the events behind it go on meanwhile -- as an SQS standard queue (the
+    message comes back after its visibility timeout) or Spring Kafka's retry topics do it. The
+    price: an event can be overtaken by later ones, per-key order included. The delivery
+    limit and the verdicts are the policy's, as with lesson 03's `redelivery`; the envelope
+    goes back unchanged (no "delivery-count" header), its attempts go to `dlq.attempts`."""
+    tries: dict[tuple[str, str], int] = {}
+
+    async def back_later(sub: Subscription, env: Envelope, delay: float) -> None:
+        await asyncio.sleep(delay)
+        dlq.bus.enqueue(sub, env)
+
+    async def middleware(sub: Subscription, env: Envelope, call_next) -> None:
+        policy = sub.options.get("retry") or (
+            retry.get(sub.group, NO_RETRY) if isinstance(retry, Mapping) else retry or NO_RETRY)
+        key, label = (sub.name, env.id), f"{sub.name}/{env.id}"
+        attempt = tries[key] = tries.get(key, 0) + 1
+        start = dlq.bus.now()
+        try:
+            await call_next(env)
+        except Exception as error:
+            verdict = (NOT_RETRYABLE if not policy.retryable(error)
+                       else GAVE_UP if attempt >= policy.maximum_attempts else RETRY)
+            delay = policy.delay(attempt) if verdict == RETRY else None
+            dlq.attempts.append(Attempt(label, attempt, start, dlq.bus.now(),
+                                        f"{type(error).__name__}: {error}", verdict, delay))
+            if verdict == RETRY:
+                task = asyncio.create_task(back_later(sub, env, delay), name=f"retry {label}")
+                dlq.waiting.add(task)
+                task.add_done_callback(dlq.waiting.discard)
+                raise Requeued(f"{label}: attempt {attempt} failed, back in {delay:.3f} s") from error
+            del tries[key]
+            error.retry_outcome = RetryOutcome(verdict, tuple(dlq.attempts.of(label)[-attempt:]))
+            raise
+        tries.pop(key, None)
+        dlq.attempts.append(Attempt(label, attempt, start, dlq.bus.now(), None, OK, None))
+    middleware.options = ("retry",)
+    return middleware
+
+
+def validate_on_publish(validators: Mapping[str, Validator]):
+    """Bus PUBLISH middleware (`bus.use(validate_on_publish({...}), on="publish")`): the
+    first defence against poison. A payload that its topic's validator rejects is never
+    published: the producer gets `InvalidMessage` at once, naming the topic and the problems
+    (a schema registry's compatibility check does this before the release, in CI)."""
+    async def middleware(message, call_next):
+        validate = validators.get(message.topic)
+        if validate is not None:
+            try:
+                found = validate(message.payload)
+            except Exception as error:
+                found = [f"the validator raised {type(error).__name__}: {error}"]
+            if found:
+                found = [found] if isinstance(found, str) else [str(p) for p in found]
+                raise InvalidMessage(f"{message.topic} refused at publish: {'; '.join(found)}")
+        return await call_next(message)
+    return middleware
+
+
+def broker_limits(maximum_attempts: int) -> dict[str, int]:
+    """The setting each broker needs for `maximum_attempts` deliveries in all. SQS counts
+    receives; a RabbitMQ quorum queue counts returns (redeliveries), so its limit is one
+    less. Kafka has no such setting: the consumer's error handler counts."""
+    if not isinstance(maximum_attempts, int) or maximum_attempts < 1:
+        raise ValueError(f"maximum_attempts must be a whole number ≥ 1, got {maximum_attempts!r}")
+    return {"SQS maxReceiveCount": maximum_attempts,
+            "RabbitMQ quorum queue x-delivery-limit": maximum_attempts - 1}
+
+
+# %% notebooks/05_dead_letters.ipynb · cell 46
 Selector = Callable[[DeadLetter], bool] | Iterable[str] | None
 
 
@@ -478,13 +597,16 @@ async def redrive(dlq: DeadLetterQueue, select: Selector = None, *, rate: float 
                   dry_run: bool = False) -> pd.DataFrame:
     """Move the selected dead letters (`select_letters`) back to their own subscription's queue,
     oldest first, at most `rate` per second if given (SQS's MaxNumberOfMessagesPerSecond);
-    return the letters moved, as a table.
+    return the letters moved, as a table. SQS's StartMessageMoveTask moves *every* message,
+    with no filter and no dry run; `select` and `dry_run` are this course's additions.
 
     * Each envelope goes back exactly as it was published: same id, same headers. The letter
       records the redrive and stays `redriven` until that delivery ends: `handled`, or `dead`
       again (one more death: `count` + 1).
     * Only letters in the queue are moved, and each is taken out before it is put back: a
-      second redrive, or two at once, never delivers a letter twice.
+      second redrive, or two at once, never delivers a letter twice *within this process*.
+      A real redrive receives, sends, then deletes: a crash between the send and the delete
+      sends that message again. Consumers must still deduplicate.
     * `dry_run=True`: return what would be moved, move nothing.
     """
     if rate is not None and not (isinstance(rate, (int, float)) and rate > 0):
@@ -510,7 +632,7 @@ async def redrive(dlq: DeadLetterQueue, select: Selector = None, *, rate: float 
     return dlq.frame(moved)
 
 
-# %% notebooks/05_dead_letters.ipynb · cell 49
+# %% notebooks/05_dead_letters.ipynb · cell 67
 SKIPPED = "skipped"                  # a step a person chose to skip
 ACTIONS = ("retry", "skip", "compensate")
 HOLD, COMPENSATE = "hold", "compensate"

@@ -48,15 +48,18 @@ MUTANTS = [
     Mutant("Exercise 3", "the error type not checked (a KeyError redriven before the fix)",
            "letter.reason == DELIVERY_LIMIT and letter.error_type in TRANSIENT",
            "letter.reason == DELIVERY_LIMIT"),
-    # Exercise 4 — triage incidents
-    Mutant("Exercise 4", "the whole error text compared with TRANSIENT",
-           'incident.error.split(":")[0] in TRANSIENT', "incident.error in TRANSIENT"),
-    Mutant("Exercise 4", "the parked case forgotten (treated as a failure)",
-           '    if incident.status == "parked":\n        return "retry"\n', ""),
-    Mutant("Exercise 4", "an optional step skipped even when its input is invalid",
-           '    if incident.status == "parked":\n        return "retry"\n',
-           '    if incident.status == "parked":\n        return "retry"\n'
-           '    if incident.step in OPTIONAL:\n        return "skip"\n'),
-    Mutant("Exercise 4", "an optional step retried like the others",
-           'return "skip" if incident.step in OPTIONAL else "retry"', 'return "retry"'),
+    Mutant("Exercise 1", "a payload that is not a dict makes the validator raise",
+           '    if not isinstance(payload, dict):\n'
+           '        return [f"the payload must be a dict of fields, got {type(payload).__name__}"]\n', ""),
+    # Exercise 4 — an outbox relay that keeps each key's order
+    Mutant("Exercise 4", "marked sent before publishing (a refused row is lost)",
+           "        try:\n            await publish(row)\n        except Exception:",
+           "        outbox.mark_sent(row.id)\n        try:\n            await publish(row)\n        except Exception:"),
+    Mutant("Exercise 4", "a refused row skipped, its key's later rows sent (order broken)",
+           "            held.add(row.key)\n            continue", "            continue"),
+    Mutant("Exercise 4", "the pass stops at the first refusal (one trip blocks the others)",
+           "            held.add(row.key)\n            continue", "            break"),
+    Mutant("Exercise 4", "a refusal not caught (the whole pass fails)",
+           "        try:\n            await publish(row)\n        except Exception:                   # noqa: BLE001 - any refusal: try again next pass\n            held.add(row.key)\n            continue\n",
+           "        await publish(row)\n"),
 ]
