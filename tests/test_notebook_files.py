@@ -1,5 +1,6 @@
 """Committed notebooks are small, executed, free of volatile metadata; labs are clean."""
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,11 @@ def test_executed_notebook_is_small_complete_and_stable(path):
 
 
 def test_notebooks_follow_the_syllabus_names():
+    """Lessons are NN_name (a second part of a long lesson NNb_name), labs labNN_name."""
     for path in EXECUTED:
         stem = path.stem
         prefix = stem.split("_")[0]
-        assert (prefix.isdigit() or (prefix.startswith("lab") and prefix[3:].isdigit())), stem
+        lesson = re.fullmatch(r"\d\d(b)?", prefix)
+        assert lesson or re.fullmatch(r"lab\d\d", prefix), stem
+        if lesson and lesson.group(1):           # a part b follows its part a
+            assert list((ROOT / "notebooks").glob(f"{prefix[:2]}_*.ipynb")), stem
