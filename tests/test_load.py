@@ -1,15 +1,17 @@
 """Load testing (sagalab/load.py, built in notebooks/07_load_testing.ipynb): its contract."""
 import asyncio
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sagalab.load import (STYLES, Broker, ClosedLoop, LoadOrchestrator, OpenLoop, Resource, Setup,
-                          arrival_times, capacity, closed_loop, constant, measure, measure_resource,
-                          mmc_response_time, open_loop, percentile, sweep, table)
+from sagalab.load import (STYLES, Broker, ClosedLoop, GroupCommit, LoadOrchestrator, OpenLoop, Resource, Setup,
+                          arrival_times, capacity, closed_loop, constant, interval, measure,
+                          measure_resource, mmc_response_time, mva, open_loop, percentile,
+                          percentile_ranks, sweep, table)
 from sagalab.orchestrator import Workflow
 from sagalab.runtime import now, run
 
@@ -37,7 +39,9 @@ async def arrivals(rate, duration):
     (lambda: Setup(workers=2.5), "workers"),
     (lambda: Setup(store_writers=0), "store_writers"),
     (lambda: Setup(consumers=0), "consumers"),
-    (lambda: Setup(broker_cost=-0.01), "broker_cost"),
+    (lambda: Setup(hop_cost=-0.01), "hop_cost"),
+    (lambda: Setup(transition_cost=-0.01), "transition_cost"),
+    (lambda: Setup(async_start=1), "async_start"),
     (lambda: run(arrivals(0, 10)), "rate"),
     (lambda: run(arrivals(5, 0)), "duration"),
     (lambda: measure(Setup(), "orchestration", 0), "rate"),
@@ -166,8 +170,8 @@ def test_load_orchestrator_keeps_no_history_and_counts_instances():
 
 
 def test_capacity_is_the_utilisation_law():
-    s = Setup(steps=3, service_time=0.1, threads=4, workers=6, store_write=0.01, store_writers=2,
-              broker_cost=0.02, consumers=2)
+    s = Setup(steps=3, service_time=0.1, threads=4, workers=6, transition_cost=0.01, store_writers=2,
+              hop_cost=0.02, consumers=2)
     assert capacity(s, "orchestration") == pytest.approx(
         {"service": 40.0, "store": 2 / 0.03, "workers": 6 / 0.33})
     assert capacity(s, "choreography") == pytest.approx({"service": 40.0, "consumers": 2 / 0.12})
@@ -220,8 +224,8 @@ def test_both_styles_finish_every_request_and_answer_as_documented():
         assert len(test.sent) == len(test.done) == FAST and np.all(test.done > test.sent)
         assert np.all(np.diff(test.sent) > 0)
     assert np.array_equal(orchestrated.answered, orchestrated.done)       # the client waits for all
-    assert np.allclose(choreographed.response, setup.broker_cost)         # answered on acceptance
-    assert np.all(choreographed.completion >= setup.broker_cost * (setup.steps + 1))
+    assert np.allclose(choreographed.response, setup.hop_cost)         # answered on acceptance
+    assert np.all(choreographed.completion >= setup.hop_cost * (setup.steps + 1))
     assert set(orchestrated.utilisation) == {"service 1", "service 2", "service 3", "store", "workers"}
 
 
@@ -233,7 +237,7 @@ def test_saturation_follows_the_bottleneck_in_both_styles():
     over = measure(one_consumer, "choreography", 8, requests=FAST, seed=1)
     assert over.saturated()
     row = over.summary()                        # the client, answered on acceptance, still is
-    assert row["answer mean"] == pytest.approx(one_consumer.broker_cost) and math.isnan(row["done mean"])
+    assert row["answer mean"] == pytest.approx(one_consumer.hop_cost) and math.isnan(row["done mean"])
     assert not measure(Setup(consumers=4), "choreography", 8, requests=FAST, seed=1).saturated()
 
 
@@ -255,3 +259,102 @@ def test_sweep_reports_progress_and_returns_rates_times_styles():
                                                       (2, "orchestration"), (2, "choreography")]
     frame = table(runs)
     assert list(frame["rate"]) == [1, 1, 2, 2] and set(frame["status"]) == {"ok"}
+
+
+# -- statistics, closed loops, client contracts ---------------------------------------------------
+
+def test_interval_is_students_t_over_replications():
+    mean, half = interval([1.0, 2.0, 3.0])              # s = 1, n = 3, t(0.975, 2) = 4.303
+    assert mean == 2.0 and half == pytest.approx(4.303 / math.sqrt(3))
+    assert interval([5.0, 5.0]) == (5.0, 0.0)
+    for bad in ([1.0], [], [1.0, float("nan")]):
+        with pytest.raises(ValueError):
+            interval(bad)
+
+
+def test_percentile_ranks_cover_the_true_percentile_about_95_percent_of_the_time():
+    low, high = percentile_ranks(10_000, 99)
+    assert low < 9_900 < high and high - low == pytest.approx(2 * 1.96 * math.sqrt(99), abs=2)
+    rng_ = np.random.default_rng(1)
+    exact = -math.log(0.01)
+    covered = 0
+    for _ in range(400):
+        xs = np.sort(rng_.exponential(1.0, 2_000))
+        lo, hi = percentile_ranks(2_000, 99)
+        covered += xs[lo] <= exact <= xs[hi]
+    assert 0.9 <= covered / 400 <= 0.99
+
+
+def test_mva_is_exact_for_one_station_and_bounded_by_the_asymptotes():
+    table_ = mva([1.0], 0.0, 5).set_index("users")      # no think time: R(n) = n × D
+    assert list(table_.response) == pytest.approx([1, 2, 3, 4, 5])
+    table_ = mva([1.0, 0.08], 1.15, 10).set_index("users")
+    r = table_.response
+    assert (round(r[5] / r[1], 2), round(r[10] / r[1], 2)) == (3.6, 8.19)
+    assert all(table_.throughput <= 1.0 + 1e-12)        # at most 1 / D_max
+    assert r[10] >= 10 * 1.0 - 1.15 - 1e-9              # at least N·D_max − Z
+    with pytest.raises(ValueError, match="demands"):
+        mva([0.0], 1.0, 3)
+    with pytest.raises(ValueError, match="users"):
+        mva([1.0], 1.0, 0)
+
+
+def test_a_simulated_closed_loop_agrees_with_mva_and_does_not_saturate():
+    think = 1.67
+    exact = mva([1.0], think, 10).set_index("users").response
+    for users in (1, 10):
+        test = measure_resource(1, 1.0, load=ClosedLoop(users=users, think=think, requests=FAST), seed=2)
+        assert not test.saturated()
+        assert test.response.mean() == pytest.approx(exact[users], rel=0.08)
+
+
+def test_an_async_start_answers_once_the_start_is_persisted():
+    setup = Setup(async_start=True)
+    test = measure(setup, "orchestration", 1, requests=500, seed=1)
+    assert np.all(test.response >= setup.transition_cost - 1e-12)
+    assert test.response.mean() < 2 * setup.transition_cost          # a handle, not the result
+    assert np.all(test.done > test.answered) and test.completion.mean() > 0.4
+    sync = measure(Setup(), "orchestration", 1, requests=500, seed=1)
+    assert np.array_equal(sync.answered, sync.done)
+    assert capacity(setup, "orchestration")["store"] == pytest.approx(1 / (4 * setup.transition_cost))
+    assert "async_start=True" in setup.describe()
+
+
+def test_group_commit_batches_waiting_writes_and_a_finite_broker_queues_events():
+    async def main():
+        store = GroupCommit("store", 1, 1.0, batch=3)
+        done = []
+
+        async def write(k):
+            await store.use()
+            done.append((k, now()))
+        await asyncio.gather(*(write(k) for k in range(5)))
+        return done, store.served, store.busy
+    done, served, busy = run(main())
+    # all five are waiting when the writer starts: a commit of three, then one of two
+    assert [t for _, t in done] == [1.0, 1.0, 1.0, 2.0, 2.0] and served == 5 and busy == 2.0
+
+    async def publishes():
+        bus = Broker(cost=0.5, writers=1)
+        times = []
+
+        async def send():
+            await bus.publish("T", {})
+            times.append(now())
+        await asyncio.gather(send(), send(), send())
+        await bus.close()
+        return times
+    assert run(publishes()) == [0.5, 1.0, 1.5]
+
+
+def test_batching_and_a_finite_broker_enter_the_utilisation_law():
+    s = Setup(steps=6, store_batch=8, broker_writers=2)
+    assert capacity(s, "orchestration")["store"] == pytest.approx(8 / (6 * s.transition_cost))
+    assert capacity(s, "choreography")["broker"] == pytest.approx(2 / (7 * s.hop_cost))
+    assert "broker" not in capacity(Setup(), "choreography")
+    with pytest.raises(ValueError, match="store_batch"):
+        Setup(store_batch=0)
+    with pytest.raises(ValueError, match="broker_writers"):
+        Setup(broker_writers=-1)
+    busy = measure(replace(s, consumers=8), "choreography", 5, requests=500, seed=1)
+    assert 0 < busy.utilisation["broker"] < 1 and not busy.saturated()
