@@ -7,19 +7,24 @@ Built in notebooks/04_compensation.ipynb, around lessons 01-03 without rewriting
 * Orchestrated: `saga(workflow, compensations)` attaches a compensation to steps of a lesson-01
   workflow. `SagaOrchestrator` (lesson 03's `RetryingOrchestrator`, extended around `super()`)
   registers a step's compensation *before* it runs the step and, when the instance fails, runs
-  the registered compensations in reverse order, each retried per a `RetryPolicy`. An instance
-  ends `completed`, `compensated` (it failed; every step undone; its error kept) or `parked`
-  (a compensation kept failing: a person must look; `resume` once fixed).
+  the registered compensations in reverse order, each retried per a `RetryPolicy` (attempts) or
+  for a `budget` in seconds (`retry_for`). An instance ends `completed`, `compensated` (it
+  failed; every step undone; its error kept) or `parked` (a compensation kept failing: a person
+  must look; `resume` once fixed); `on_stuck` stops at, or continues past, a stuck one, and
+  `skip_refused` makes no call for a step that was refused every time.
   `keep_answers(service)` gives a service idempotency keys, so that a compensation can ask what
   its step did (`settle`) even when the answer never came back; `registration_saga` is the
-  article's registration with its compensations.
+  article's registration with its compensations; `order_saga_workflow` lesson 02's order flow.
 * Choreographed: lesson 02's Payment, Inventory and Order services as saga participants, which
   compensate on each other's failure events (PaymentFailed -> release, InventoryUnavailable ->
-  refund); the Order Service keeps each order's state machine (`ORDER_MOVES`) and announces
-  OrderCompleted or OrderCancelled. `order_saga(bus, ...)` builds the flow.
-* Invariants as functions (`registration_violations`, `order_violations`, ...) and the
-  experiments of the lesson (`registration_trial`, `order_trial`), for the notebook, the tests
-  and benchmarks/saga_plans.py.
+  refund); the Order Service keeps each order's state machine (`ORDER_MOVES`, or with a
+  semantic lock `LOCKED_MOVES`: cancelling until every compensation has reported) and announces
+  OrderCompleted or OrderCancelled; `announce_give_up` publishes OrderFailed when a participant
+  gives up. `order_saga(bus, ...)` builds the flow.
+* Invariants as functions (`registration_violations`, `order_violations`,
+  `half_done_unflagged`, ...) and the experiments of the lesson (`registration_trial`,
+  `order_trial`, `orchestrated_order_trial`), for the notebook, the tests and
+  benchmarks/saga_plans.py.
 """
 
 import asyncio
@@ -42,10 +47,17 @@ from sagalab.orchestrator import (
     Step,
     Workflow,
     WorkflowError,
+    order_workflow,
+    parallel,
     registration,
 )
 from sagalab.retry import (
+    Attempt,
+    GAVE_UP,
     IdempotencyStore,
+    NOT_RETRYABLE,
+    OK,
+    RETRY,
     RetryPolicy,
     RetryingOrchestrator,
     redelivery,
@@ -71,30 +83,46 @@ __all__ = [
     "COMPENSATED",
     "COMPENSATING",
     "COMPENSATION_POLICY",
+    "CardDeclined",
     "Compensation",
     "KeptAnswers",
+    "LOCKED_MOVES",
+    "ONE_HOUR",
     "ORDER_MOVES",
     "PAID",
     "PARKED",
+    "PATIENT",
+    "PAYMENT_SETTLED",
     "PLACED",
     "READY",
+    "REFUNDING",
+    "REFUSED",
+    "RELEASING",
     "RESERVED",
     "RequestVoided",
     "SAGA_MOVES",
     "SETTLE",
     "STOCK",
+    "STOCK_SETTLED",
     "SagaInventoryService",
     "SagaOrchestrator",
     "SagaOrderService",
     "SagaPaymentService",
+    "SagaQueries",
     "SagaWorkflow",
+    "UNDOING",
     "Undo",
+    "announce_give_up",
+    "half_done_unflagged",
     "keep_answers",
     "kept_answers",
     "late_duplicates",
     "money_not_conserved",
+    "orchestrated_order_outcomes",
+    "orchestrated_order_trial",
     "order_outcomes",
     "order_saga",
+    "order_saga_workflow",
     "order_trial",
     "order_violations",
     "orders_not_ended",
@@ -102,6 +130,7 @@ __all__ = [
     "registration_saga",
     "registration_trial",
     "registration_violations",
+    "retry_for",
     "saga",
     "settle",
     "settled",
@@ -239,8 +268,15 @@ COMPENSATING, COMPENSATED, PARKED = "compensating", "compensated", "parked"
 SAGA_MOVES = {FAILED: {COMPENSATING}, COMPENSATING: {COMPENSATED, PARKED},
               PARKED: {COMPENSATING}}
 
-# Compensations must finish: retry them longer than forward steps, then ask a person.
+# A budget in attempts: five, backoff from 0.5 s. With full jitter its waits add up to anything
+# between 0 and 7.5 s (section 7 measures it): too short for an outage, and random.
 COMPENSATION_POLICY = RetryPolicy(maximum_attempts=5, initial_interval=0.5, maximum_interval=10)
+# A budget in time (section 7): retry with waits up to a minute for an hour, then park.
+PATIENT, ONE_HOUR = RetryPolicy(maximum_attempts=1, initial_interval=0.5, maximum_interval=60), 3600.0
+
+# Errors that mean "refused before any work was done" (lesson 03's faults): a step whose every
+# attempt ended in one of these did nothing, and needs no compensation call.
+REFUSED = ("ServiceDown", "TransientError")
 
 
 @dataclass
@@ -256,108 +292,44 @@ class Undo:
         return self.attempts[-1].error if self.attempts else None
 
 
-class SagaOrchestrator(RetryingOrchestrator):
-    """An orchestrator that compensates: lesson 01's core and lesson 03's retries, extended
-    around `super()`, never rewritten.
-
-    * `run_step` registers the step's compensation *before* running it (as Temporal's saga
-      samples do): a step that failed or never answered may have done its work anyway (a lost
-      reply, a timeout), so it is compensated too. `register="after"` registers a compensation
-      only once its step completed, for comparison.
-    * `run_instance`: when the core ends an instance `failed`, it moves on to `compensating`
-      and runs the registered compensations, most recent first, each retried per `policy`.
-      All done: `compensated`, the original error kept in `error`. One still failing after its
-      last attempt: `parked` -- a person must look; `current_step` names the compensation, the
-      earlier ones wait. Other instances go on.
-    * `retry`, `timeouts`: lesson 03's per-step retries of the forward steps.
-
-    Its status table is the core's, extended (SAGA_MOVES): while compensating, an instance has
-    no `ended`; compensated and parked are where it rests.
-    """
-    MOVES = {**RetryingOrchestrator.MOVES, **SAGA_MOVES}
-    TERMINAL = RetryingOrchestrator.TERMINAL | {COMPENSATED, PARKED}
-
-    def __init__(self, workflow: SagaWorkflow, *, policy: RetryPolicy = COMPENSATION_POLICY,
-                 register: str = "before", **options):
-        if not isinstance(workflow, SagaWorkflow):
-            raise WorkflowError(f"{workflow!r} has no compensations: use saga(workflow, {{...}})")
-        if register not in ("before", "after"):
-            raise ValueError(f"register must be 'before' or 'after', got {register!r}")
-        super().__init__(workflow, **options)
-        self.policy, self.register = policy, register
-        self.undos: dict[str, list[Undo]] = {}     # instance id -> registered, in order
-
-    async def run_step(self, instance: Instance, step: Step) -> Any:
-        if self.register == "before":
-            self._register(instance, step)
-        result = await super().run_step(instance, step)
-        if self.register == "after":
-            self._register(instance, step)
-        return result
-
-    def _register(self, instance: Instance, step: Step) -> None:
-        if step.name in self.workflow.compensations:
-            self.undos.setdefault(instance.id, []).append(Undo(step.name))
-            self.record(instance, "undo registered", step.name)
-
-    async def run_instance(self, instance: Instance) -> None:
-        await super().run_instance(instance)
-        if instance.status == FAILED and self.should_compensate(instance):
-            await self.compensate(instance)
-
-    def should_compensate(self, instance: Instance) -> bool:
-        """Is a failed instance compensated at once? Yes, if a step registered an undo (a
-        subclass may decide otherwise: lesson 05 lets a person decide)."""
-        return bool(self.undos.get(instance.id))
-
-    async def compensate(self, instance: Instance) -> None:
-        """Run the instance's compensations not yet done, most recent first; end it
-        `compensated`, or `parked` at the first one that keeps failing."""
-        self.set_status(instance, COMPENSATING)
-        undos = self.undos[instance.id]
-        for undo in reversed(undos):
-            if undo.status != COMPLETED:          # completed: done before it was parked
-                instance.current_step = f"undo {undo.step}"
-                run = functools.partial(self.run_compensation, instance, undo)
-                if not await self.through(COMPENSATION, instance, undo, body=run):
-                    return self.set_status(instance, PARKED, f"undo {undo.step}: {undo.error}")
-        instance.current_step = None
-        self.set_status(instance, COMPENSATED,
-                        "undid " + ", ".join(u.step for u in reversed(undos)))
-
-    async def resume(self, instance_id: str) -> None:
-        """A person fixed what made a compensation fail: compensate the parked instance again,
-        from that compensation on, and wait for the end. RuntimeError if it is not parked."""
-        instance = self.instances[self.status(instance_id)["id"]]   # KeyError naming an unknown id
-        if instance.status != PARKED:
-            raise RuntimeError(f"{instance_id} is {instance.status}, not {PARKED}: nothing to resume")
-
-        # In its own task, as the first time, through the core's driver (which tells services
-        # who calls: they key on it).
-        await asyncio.create_task(self.drive(instance, functools.partial(self.compensate, instance)),
-                                  name=f"{instance.id} resumed")
-
-    async def run_compensation(self, instance: Instance, undo: Undo) -> bool:
-        """Run one compensation, retried per `policy`; True if it succeeded in the end."""
-        def note(attempt, error, delay):
-            self.record(instance, "undo retry", undo.step, f"attempt {attempt} failed "
-                        f"({type(error).__name__}: {error}); next in {delay:.3f} s")
-
-        undo.status = RUNNING
-        self.record(instance, "undo started", undo.step)
+async def retry_for(fn: Callable[[], Awaitable[Any]], policy: RetryPolicy, budget: float, *,
+                    label: str = "call", log: list | None = None, on_retry=None) -> Any:
+    """`await fn()` until it succeeds, for at most `budget` seconds from the first attempt
+    (Temporal's schedule-to-close timeout with unlimited attempts). The waits are `policy`'s
+    (backoff, cap, jitter); its `maximum_attempts` is not used. A non-retryable error, or a
+    failure whose next wait would end past the budget, raises the last error."""
+    if not budget > 0:
+        raise ValueError(f"budget must be a number of seconds > 0, got {budget!r}")
+    start, attempt = now(), 0
+    while True:
+        attempt, began = attempt + 1, now()
         try:
-            undo.result = await retry_call(
-                functools.partial(self.workflow.compensations[undo.step], instance), self.policy,
-                label=f"{instance.id}/undo {undo.step}", log=undo.attempts, on_retry=note)
-        except Exception as exc:
-            undo.status = FAILED
-            self.record(instance, "undo failed", undo.step, f"{type(exc).__name__}: {exc}")
-            return False
-        undo.status = COMPLETED
-        self.record(instance, "undo completed", undo.step, str(undo.result))
-        return True
+            result = await fn()
+        except Exception as error:
+            delay = policy.delay(attempt) if policy.retryable(error) else None
+            verdict = (NOT_RETRYABLE if delay is None
+                       else GAVE_UP if now() + delay - start > budget else RETRY)
+            if log is not None:
+                log.append(Attempt(label, attempt, began, now(), f"{type(error).__name__}: {error}",
+                                   verdict, delay if verdict == RETRY else None))
+            if verdict != RETRY:
+                error.add_note(f"{label}: {verdict} after {attempt} attempt(s), "
+                               f"{now() - start:.3g} s")
+                raise error
+            if on_retry is not None:
+                on_retry(attempt, error, delay)
+            await asyncio.sleep(delay)
+        else:
+            if log is not None:
+                log.append(Attempt(label, attempt, began, now(), None, OK, None))
+            return result
 
-    # -- queries -------------------------------------------------------------------------------
+
+# %% notebooks/04_compensation.ipynb · cell 17
+class SagaQueries:
+    """What a saga orchestrator answers about its instances (mixed into SagaOrchestrator,
+    below; read it after the orchestrator)."""
+
     def status(self, instance_id: str) -> dict:
         """The core's answer, plus `undone` (the steps compensated, in the order they were
         undone) and `parked_on` (the compensation that kept failing, and its last error)."""
@@ -388,7 +360,141 @@ class SagaOrchestrator(RetryingOrchestrator):
         return frame.sort_values(["instance", "start"], kind="stable").reset_index(drop=True)
 
 
-# %% notebooks/04_compensation.ipynb · cell 17
+# %% notebooks/04_compensation.ipynb · cell 18
+class SagaOrchestrator(SagaQueries, RetryingOrchestrator):
+    """An orchestrator that compensates: lesson 01's core and lesson 03's retries, extended
+    around `super()`, never rewritten.
+
+    * `run_step` registers the step's compensation *before* running it (as Temporal's saga
+      samples can): a step that failed or never answered may have done its work anyway (a lost
+      reply, a timeout), so it is compensated too. `register="after"` registers a compensation
+      only once its step completed, for comparison.
+    * `run_instance`: when the core ends an instance `failed`, it moves on to `compensating`
+      and runs the registered compensations, most recent first, each retried per `policy`
+      (attempts), or for `budget` seconds if given (time: `retry_for`). All done:
+      `compensated`, the original error kept in `error`. One still failing: `parked` -- a
+      person must look; `current_step` names the compensation. `on_stuck="stop"` (default):
+      the earlier ones wait; "continue": they run anyway (for independent steps), and the
+      instance parks at the end.
+    * `skip_refused=True`: a failed step whose every attempt was refused (REFUSED: nothing
+      was done) needs no compensation call; its undo is marked done without one.
+    * `retry`, `timeouts`: lesson 03's per-step retries of the forward steps.
+
+    Its status table is the core's, extended (SAGA_MOVES): while compensating, an instance has
+    no `ended`; compensated and parked are where it rests.
+    """
+    MOVES = {**RetryingOrchestrator.MOVES, **SAGA_MOVES}
+    TERMINAL = RetryingOrchestrator.TERMINAL | {COMPENSATED, PARKED}
+
+    def __init__(self, workflow: SagaWorkflow, *, policy: RetryPolicy = COMPENSATION_POLICY,
+                 register: str = "before", budget: float | None = None, on_stuck: str = "stop",
+                 skip_refused: bool = False, **options):
+        if not isinstance(workflow, SagaWorkflow):
+            raise WorkflowError(f"{workflow!r} has no compensations: use saga(workflow, {{...}})")
+        for name, value, allowed in (("register", register, ("before", "after")),
+                                     ("on_stuck", on_stuck, ("stop", "continue"))):
+            if value not in allowed:
+                raise ValueError(f"{name} must be {' or '.join(map(repr, allowed))}, got {value!r}")
+        if budget is not None and not budget > 0:
+            raise ValueError(f"budget must be a number of seconds > 0 (or None), got {budget!r}")
+        super().__init__(workflow, **options)
+        self.policy, self.register, self.budget = policy, register, budget
+        self.on_stuck, self.skip_refused = on_stuck, skip_refused
+        self.undos: dict[str, list[Undo]] = {}     # instance id -> registered, in order
+
+    async def run_step(self, instance: Instance, step: Step) -> Any:
+        if self.register == "before":
+            self._register(instance, step)
+        result = await super().run_step(instance, step)
+        if self.register == "after":
+            self._register(instance, step)
+        return result
+
+    def _register(self, instance: Instance, step: Step) -> None:
+        if step.name in self.workflow.compensations:
+            self.undos.setdefault(instance.id, []).append(Undo(step.name))
+            self.record(instance, "undo registered", step.name)
+
+    async def run_instance(self, instance: Instance) -> None:
+        await super().run_instance(instance)
+        if instance.status == FAILED and self.should_compensate(instance):
+            await self.compensate(instance)
+
+    def should_compensate(self, instance: Instance) -> bool:
+        """Is a failed instance compensated at once? Yes, if a step registered an undo (a
+        subclass may decide otherwise: lesson 05 lets a person decide)."""
+        return bool(self.undos.get(instance.id))
+
+    async def compensate(self, instance: Instance) -> None:
+        """Run the instance's compensations not yet done, most recent first; end it
+        `compensated`, or `parked` at the first one that keeps failing (with
+        on_stuck="continue": after trying all of them)."""
+        self.set_status(instance, COMPENSATING)
+        undos, stuck = self.undos[instance.id], None
+        for undo in reversed(undos):
+            if undo.status != COMPLETED:          # completed: done before it was parked
+                instance.current_step = f"undo {undo.step}"
+                run = functools.partial(self.run_compensation, instance, undo)
+                if not await self.through(COMPENSATION, instance, undo, body=run):
+                    stuck = stuck or undo
+                    if self.on_stuck == "stop":
+                        break
+        if stuck is not None:
+            instance.current_step = f"undo {stuck.step}"
+            return self.set_status(instance, PARKED, f"undo {stuck.step}: {stuck.error}")
+        instance.current_step = None
+        self.set_status(instance, COMPENSATED,
+                        "undid " + ", ".join(u.step for u in reversed(undos)))
+
+    async def resume(self, instance_id: str) -> None:
+        """A person fixed what made a compensation fail: compensate the parked instance again,
+        from that compensation on, and wait for the end. RuntimeError if it is not parked."""
+        instance = self.instances[self.status(instance_id)["id"]]   # KeyError naming an unknown id
+        if instance.status != PARKED:
+            raise RuntimeError(f"{instance_id} is {instance.status}, not {PARKED}: nothing to resume")
+
+        # In its own task, as the first time, through the core's driver (which tells services
+        # who calls: they key on it).
+        await asyncio.create_task(self.drive(instance, functools.partial(self.compensate, instance)),
+                                  name=f"{instance.id} resumed")
+
+    def refused_only(self, instance: Instance, step: str) -> bool:
+        """Did every attempt of `step` end refused (nothing done)?"""
+        errors = [a.error for a in self.attempts if a.label == f"{instance.id}/{step}"]
+        return bool(errors) and all(e and e.split(":")[0] in REFUSED for e in errors)
+
+    async def run_compensation(self, instance: Instance, undo: Undo) -> bool:
+        """Run one compensation, retried per `policy` (or for `budget` seconds); True if it
+        succeeded in the end."""
+        def note(attempt, error, delay):
+            self.record(instance, "undo retry", undo.step, f"attempt {attempt} failed "
+                        f"({type(error).__name__}: {error}); next in {delay:.3f} s")
+
+        if self.skip_refused and self.refused_only(instance, undo.step):
+            undo.status, undo.result = COMPLETED, "nothing to undo: every attempt was refused"
+            self.record(instance, "undo skipped", undo.step, undo.result)
+            return True
+        undo.status = RUNNING
+        self.record(instance, "undo started", undo.step)
+        fn, label = functools.partial(self.workflow.compensations[undo.step], instance), \
+            f"{instance.id}/undo {undo.step}"
+        try:
+            if self.budget is None:
+                undo.result = await retry_call(fn, self.policy, label=label, log=undo.attempts,
+                                               on_retry=note)
+            else:
+                undo.result = await retry_for(fn, self.policy, self.budget, label=label,
+                                              log=undo.attempts, on_retry=note)
+        except Exception as exc:
+            undo.status = FAILED
+            self.record(instance, "undo failed", undo.step, f"{type(exc).__name__}: {exc}")
+            return False
+        undo.status = COMPLETED
+        self.record(instance, "undo completed", undo.step, str(undo.result))
+        return True
+
+
+# %% notebooks/04_compensation.ipynb · cell 20
 def registration_saga(users, emails, profiles, *, in_parallel: bool = False) -> SagaWorkflow:
     """Lesson 01's registration with a compensation for each step. The services must keep
     answers (`keep_answers`): each compensation first asks its service what the step did
@@ -418,7 +524,7 @@ def registration_saga(users, emails, profiles, *, in_parallel: bool = False) -> 
                  "create_profile": delete_profile})
 
 
-# %% notebooks/04_compensation.ipynb · cell 30
+# %% notebooks/04_compensation.ipynb · cell 34
 async def settled(*services: Service, poll: float = 0.05) -> None:
     """Wait until no request to `services` is in flight: a request whose caller stopped
     waiting (a timeout) is still served, and may still change the service's state."""
@@ -450,7 +556,7 @@ async def registration_trial(n: int = 20, *, invalid: float = 0.0, faults: Fault
     return orch, (users, emails, profiles)
 
 
-# %% notebooks/04_compensation.ipynb · cell 38
+# %% notebooks/04_compensation.ipynb · cell 51
 def _kept(service, operation: str) -> dict[str, Any]:
     """{caller: answer} for the `operation` requests a service with `keep_answers` did."""
     suffix = f"/{operation}"
@@ -494,7 +600,7 @@ def registration_violations(orch: SagaOrchestrator, users, emails, profiles) -> 
     return problems
 
 
-# %% notebooks/04_compensation.ipynb · cell 42
+# %% notebooks/04_compensation.ipynb · cell 55
 class SagaPaymentService(PaymentService):
     """Lesson 02's Payment Service as a saga participant.
 
@@ -504,34 +610,47 @@ class SagaPaymentService(PaymentService):
       PaymentRefunded; if the order is not charged yet, remember it (a *tombstone*), so a
       late OrderPlaced never charges it.
     * Duplicates change nothing: the same announcement again, never a second charge.
+    * `semantic_lock=True` (section 9b): the compensation always reports, even when there was
+      nothing to refund (PaymentRefunded with refund_id None: TCC's "empty rollback"), once no
+      charge can happen any more; OrderFailed (a technical failure) compensates too.
     """
 
-    def __init__(self, bus=None, *, declined_cards=(), **options):
+    def __init__(self, bus=None, *, declined_cards=(), semantic_lock: bool = False, **options):
         self.declined_cards = set(declined_cards)
         self.declined: dict[str, dict] = {}      # order id -> decline
         self.refunds: dict[str, dict] = {}       # order id -> refund
         self.tombstones: set[str] = set()        # orders cancelled: never charge them
+        self.working: dict[str, int] = {}        # order id -> OrderPlaced handlers running
+        self.semantic_lock = semantic_lock
         super().__init__(bus, **options)         # subscribes on_order_placed
         self.react("InventoryUnavailable", self.on_inventory_unavailable)
+        if semantic_lock:
+            self.react("OrderFailed", self.on_inventory_unavailable)
 
     async def on_order_placed(self, event) -> None:
         order_id, customer = event.payload["order_id"], event.payload["customer"]
         facts = {"order_id": order_id, "customer": customer}
-        if order_id in self.payments:            # a duplicate: say it again, charge nothing
-            await self.publish("PaymentProcessed", {
-                **facts, "payment_id": self.payments[order_id]["id"],
-                "amount": event.payload["amount"]}, key=event.key)
-        elif order_id in self.tombstones:        # cancelled before it reached us
-            return
-        else:
-            if order_id not in self.declined and customer in self.declined_cards:
-                await self.decline(order_id, customer)
-            if order_id in self.declined:
-                return await self.publish("PaymentFailed", {
-                    **facts, "reason": self.declined[order_id]["reason"]}, key=event.key)
-            await super().on_order_placed(event)     # charge; PaymentProcessed
-        if order_id in self.tombstones:          # cancelled meanwhile, or a refund failed before
-            await self.compensate(order_id, customer, event.key)
+        self.working[order_id] = self.working.get(order_id, 0) + 1
+        try:
+            if order_id in self.payments:            # a duplicate: say it again, charge nothing
+                await self.publish("PaymentProcessed", {
+                    **facts, "payment_id": self.payments[order_id]["id"],
+                    "amount": event.payload["amount"]}, key=event.key)
+            elif order_id in self.tombstones:        # cancelled before it reached us
+                if self.semantic_lock:               # ... and it never will be charged: say so
+                    await self.report(order_id, customer, event.key, None)
+                return
+            else:
+                if order_id not in self.declined and customer in self.declined_cards:
+                    await self.decline(order_id, customer)
+                if order_id in self.declined:
+                    return await self.publish("PaymentFailed", {
+                        **facts, "reason": self.declined[order_id]["reason"]}, key=event.key)
+                await super().on_order_placed(event)     # charge; PaymentProcessed
+            if order_id in self.tombstones:          # cancelled meanwhile, or a refund failed before
+                await self.compensate(order_id, customer, event.key)
+        finally:
+            self.working[order_id] -= 1
 
     async def decline(self, order_id: str, customer: str) -> str:
         """Ask the card network, which says no; return the reason."""
@@ -558,11 +677,18 @@ class SagaPaymentService(PaymentService):
         await self.compensate(event.payload["order_id"], event.payload["customer"], event.key)
 
     async def compensate(self, order_id: str, customer: str, key: str) -> None:
-        if refund_id := await self.refund(order_id):
-            await self.publish("PaymentRefunded", {"order_id": order_id, "customer": customer,
-                                                   "refund_id": refund_id}, key=key)
+        refund_id = await self.refund(order_id)
+        # Nothing refunded: final only if no OrderPlaced handler is charging it right now
+        # (that one refunds and reports once its charge is done).
+        if refund_id or (self.semantic_lock and not self.working.get(order_id)):
+            await self.report(order_id, customer, key, refund_id)
+
+    async def report(self, order_id: str, customer: str, key: str, refund_id: str | None) -> None:
+        await self.publish("PaymentRefunded", {"order_id": order_id, "customer": customer,
+                                               "refund_id": refund_id}, key=key)
 
 
+# %% notebooks/04_compensation.ipynb · cell 59
 class SagaInventoryService(InventoryService):
     """Lesson 02's Inventory Service as a saga participant.
 
@@ -571,33 +697,45 @@ class SagaInventoryService(InventoryService):
       InventoryReleased; if nothing is reserved yet, leave a tombstone so a late OrderPlaced
       never reserves.
     * Duplicates change nothing: the same announcement again, never a second reservation.
+    * `semantic_lock=True`: as the Payment Service's (InventoryReleased with release_id None
+      when nothing was held; OrderFailed compensates too).
     """
 
-    def __init__(self, bus=None, **options):
+    def __init__(self, bus=None, *, semantic_lock: bool = False, **options):
         self.unavailable: dict[str, str] = {}    # order id -> why
         self.releases: dict[str, dict] = {}      # order id -> release
         self.tombstones: set[str] = set()
+        self.working: dict[str, int] = {}        # order id -> OrderPlaced handlers running
+        self.semantic_lock = semantic_lock
         super().__init__(bus, **options)         # subscribes on_order_placed
         self.react("PaymentFailed", self.on_payment_failed)
+        if semantic_lock:
+            self.react("OrderFailed", self.on_payment_failed)
 
     async def on_order_placed(self, event) -> None:
         order_id, customer = event.payload["order_id"], event.payload["customer"]
         facts = {"order_id": order_id, "customer": customer}
-        if order_id in self.reservations:        # a duplicate: say it again, reserve nothing
-            await self.publish("InventoryReserved", {
-                **facts, "reservation_id": self.reservations[order_id]["id"]}, key=event.key)
-        elif order_id in self.unavailable:
-            return await self.publish("InventoryUnavailable", {
-                **facts, "reason": self.unavailable[order_id]}, key=event.key)
-        elif order_id in self.tombstones:        # cancelled before it reached us
-            return
-        else:
-            await super().on_order_placed(event)     # reserve; InventoryReserved or Unavailable
-            if order_id not in self.reservations:
-                self.unavailable[order_id] = "out of stock"
+        self.working[order_id] = self.working.get(order_id, 0) + 1
+        try:
+            if order_id in self.reservations:        # a duplicate: say it again, reserve nothing
+                await self.publish("InventoryReserved", {
+                    **facts, "reservation_id": self.reservations[order_id]["id"]}, key=event.key)
+            elif order_id in self.unavailable:
+                return await self.publish("InventoryUnavailable", {
+                    **facts, "reason": self.unavailable[order_id]}, key=event.key)
+            elif order_id in self.tombstones:        # cancelled before it reached us
+                if self.semantic_lock:               # ... and it never will be reserved: say so
+                    await self.report(order_id, customer, event.key, None)
                 return
-        if order_id in self.tombstones:          # cancelled meanwhile, or a release failed before
-            await self.compensate(order_id, customer, event.key)
+            else:
+                await super().on_order_placed(event)     # reserve; InventoryReserved or Unavailable
+                if order_id not in self.reservations:
+                    self.unavailable[order_id] = "out of stock"
+                    return
+            if order_id in self.tombstones:          # cancelled meanwhile, or a release failed before
+                await self.compensate(order_id, customer, event.key)
+        finally:
+            self.working[order_id] -= 1
 
     async def release(self, order_id: str) -> str | None:
         """Put an order's reserved items back in stock, once: the release id (the same if asked
@@ -617,11 +755,16 @@ class SagaInventoryService(InventoryService):
         await self.compensate(event.payload["order_id"], event.payload["customer"], event.key)
 
     async def compensate(self, order_id: str, customer: str, key: str) -> None:
-        if release_id := await self.release(order_id):
-            await self.publish("InventoryReleased", {"order_id": order_id, "customer": customer,
-                                                     "release_id": release_id}, key=key)
+        release_id = await self.release(order_id)
+        if release_id or (self.semantic_lock and not self.working.get(order_id)):
+            await self.report(order_id, customer, key, release_id)
+
+    async def report(self, order_id: str, customer: str, key: str, release_id: str | None) -> None:
+        await self.publish("InventoryReleased", {"order_id": order_id, "customer": customer,
+                                                 "release_id": release_id}, key=key)
 
 
+# %% notebooks/04_compensation.ipynb · cell 63
 PLACED, PAID, RESERVED, READY = "placed", "paid", "reserved", "ready"   # and COMPLETED, CANCELLED
 # An order's state machine: state -> {event: next state}. Any event not listed for the current
 # state is late or a duplicate: it is ignored (and counted), never applied. A shipment proves the
@@ -638,21 +781,24 @@ ORDER_MOVES = {
 }
 
 
+# %% notebooks/04_compensation.ipynb · cell 64
 class SagaOrderService(OrderService):
-    """Lesson 02's Order Service, keeping each order's state machine (ORDER_MOVES).
+    """Lesson 02's Order Service, keeping each order's state machine (ORDER_MOVES, or
+    LOCKED_MOVES with `semantic_lock=True`).
 
     It follows what the others announce and, when an order reaches the end, announces
-    OrderCompleted (shipped) or OrderCancelled (a payment or the stock failed). An event that
-    the current state does not expect -- late, or a duplicate -- is recorded in `ignored` and
-    changes nothing.
+    OrderCompleted (shipped) or OrderCancelled (a payment or the stock failed; with the lock,
+    only once every compensation has reported). An event that the current state does not
+    expect -- late, or a duplicate -- is recorded in `ignored` and changes nothing.
     """
 
-    def __init__(self, bus=None, **options):
+    def __init__(self, bus=None, *, semantic_lock: bool = False, **options):
+        self.moves = LOCKED_MOVES if semantic_lock else ORDER_MOVES
         self.state: dict[str, str] = {}          # order id -> state
         self.transitions: list[dict] = []        # time, order, event, from, to
         self.ignored: list[dict] = []            # time, order, event, state
         super().__init__(bus, **options)
-        self.react(sorted({e for moves in ORDER_MOVES.values() for e in moves}), self.on_event)
+        self.react(sorted({e for moves in self.moves.values() for e in moves}), self.on_event)
 
     async def place_order(self, customer: str, items: dict[str, int], amount: float) -> str:
         order_id = await super().place_order(customer, items, amount)
@@ -662,7 +808,7 @@ class SagaOrderService(OrderService):
     async def on_event(self, event) -> None:
         order_id = event.payload["order_id"]
         before = self.state.setdefault(order_id, PLACED)
-        after = ORDER_MOVES[before].get(event.topic)
+        after = self.moves[before].get(event.topic)
         if after is None:
             self.ignored.append({"time": now(), "order": order_id, "event": event.topic,
                                  "state": before})
@@ -678,25 +824,38 @@ class SagaOrderService(OrderService):
 
 
 def order_saga(bus, *, stock: dict[str, int] | None = None, declined_cards=(),
-               consumers: int = 1) -> OrderFlow:
+               consumers: int = 1, semantic_lock: bool = False) -> OrderFlow:
     """Lesson 02's order flow on `bus`, with the saga participants: a payment can fail
     (`declined_cards`), stock can run short (`stock`), and each failure is compensated by the
-    other side; the Order Service announces how each order ended."""
-    return OrderFlow(SagaOrderService(bus),
-                     SagaPaymentService(bus, declined_cards=declined_cards, consumers=consumers),
-                     SagaInventoryService(bus, stock=stock, consumers=consumers),
+    other side; the Order Service announces how each order ended. `semantic_lock=True`: orders
+    go through a cancelling state (LOCKED_MOVES), and a participant that gives up announces
+    OrderFailed (`announce_give_up`, installed on the bus here)."""
+    if semantic_lock and bus is not None:
+        bus.use(announce_give_up(bus), outermost=True)
+    lock = {"semantic_lock": semantic_lock}
+    return OrderFlow(SagaOrderService(bus, **lock),
+                     SagaPaymentService(bus, declined_cards=declined_cards, consumers=consumers,
+                                        **lock),
+                     SagaInventoryService(bus, stock=stock, consumers=consumers, **lock),
                      ShipmentService(bus, consumers=consumers),
                      NotificationService(bus, consumers=consumers))
 
 
-# %% notebooks/04_compensation.ipynb · cell 51
-def late_duplicates(bus, share: float):
+# %% notebooks/04_compensation.ipynb · cell 75
+def late_duplicates(bus, share: float, *, again: float = 0.0):
     """Bus middleware: after a delivery succeeds, with probability `share` the same envelope
     is put on the same subscription's queue again, behind everything waiting there: a late
-    duplicate, as an at-least-once broker delivers after a lost acknowledgement."""
+    duplicate, as an at-least-once broker delivers after a lost acknowledgement. Each
+    duplicate comes back once more with probability `again`: 1 / (1 - again) copies on
+    average (a Kafka rebalance replays a batch; an SQS visibility timeout shorter than the
+    handler redelivers while it still runs)."""
+    if not 0 <= share <= 1 or not 0 <= again < 1:
+        raise ValueError(f"share must be in [0, 1] and again in [0, 1), got {share!r}, {again!r}")
+
     async def duplicate(sub, env, call_next):
         await call_next(env)
-        if "duplicate" not in env.headers and rng().random() < share:
+        chance = again if "duplicate" in env.headers else share
+        if chance and rng().random() < chance:
             bus.enqueue(sub, env._replace(headers={**env.headers, "duplicate": "yes"}))
     return duplicate
 
@@ -706,22 +865,23 @@ STOCK = {"book": 1000, "lamp": 1000}
 
 async def order_trial(n: int = 20, *, declined: float = 0.0, stock: Mapping[str, int] = STOCK,
                       faults: FaultPlan | None = None, retry: RetryPolicy | None = None,
-                      duplicates: float = 0.0, outages: tuple = (), consumers: int = 1,
-                      every: float = 0.05):
+                      duplicates: float = 0.0, again: float = 0.0, outages: tuple = (),
+                      consumers: int = 1, every: float = 0.05, semantic_lock: bool = False):
     """The choreographed saga under fire: `n` orders (lesson 02's `sample_orders`), one every
     `every` s; each customer's card is declined with probability `declined`; `stock` may run
     short; `faults` attached to the Payment and Inventory services; handlers redelivered per
     `retry` (lesson 03's at-least-once delivery); a share `duplicates` of deliveries repeated
-    late; `outages`: (group, t1, t2) windows in which a group takes no events. Waits until the
+    late (each again with probability `again`); `semantic_lock`: `order_saga`'s; `outages`: (group, t1, t2) windows in which a group takes no events. Waits until the
     bus is drained; returns the bus and the flow."""
     async with Bus() as bus:
         if retry is not None:
             bus.use(redelivery(retry))
         if duplicates:
-            bus.use(late_duplicates(bus, duplicates))
+            bus.use(late_duplicates(bus, duplicates, again=again))
         orders = sample_orders(n)
         cards = {o["customer"] for o in orders if rng().random() < declined}
-        flow = order_saga(bus, stock=dict(stock), declined_cards=cards, consumers=consumers)
+        flow = order_saga(bus, stock=dict(stock), declined_cards=cards, consumers=consumers,
+                          semantic_lock=semantic_lock)
         if faults is not None:
             faults.attach(flow.payments)
             faults.attach(flow.inventory)
@@ -753,7 +913,7 @@ def order_outcomes(flow: OrderFlow) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["order", "state", "paid", "holds stock", "shipped", "outcome"])
 
 
-# %% notebooks/04_compensation.ipynb · cell 55
+# %% notebooks/04_compensation.ipynb · cell 79
 def orders_not_ended(flow: OrderFlow) -> list[str]:
     """Every order ends completed or cancelled once the system is drained."""
     return [f"{o} is still {flow.orders.state.get(o, PLACED)}" for o in flow.orders.orders
@@ -800,3 +960,122 @@ def order_violations(flow: OrderFlow, initial_stock: Mapping[str, int]) -> list[
     """Every order-saga invariant, once the bus is drained; [] if all hold."""
     return (orders_not_ended(flow) + stock_held_for_dead_orders(flow)
             + money_not_conserved(flow) + stock_not_conserved(flow, initial_stock))
+
+
+def half_done_unflagged(outcomes: pd.DataFrame) -> list[str]:
+    """Orders left half done although their state says they ended (completed, cancelled):
+    leftovers nobody is told about. `outcomes`: `order_outcomes` (or
+    `orchestrated_order_outcomes`). An order may be left half done when the retry budget runs
+    out, but then its own state must say so: still cancelling, placed, ... (or parked)."""
+    bad = outcomes[(outcomes.outcome == "stuck") & outcomes.state.isin([COMPLETED, CANCELLED])]
+    return [f"{row.order} is {row.state}, but paid={row.paid}, holds stock={row._4}, "
+            f"shipped={row.shipped}" for row in bad.itertuples()]
+
+
+# %% notebooks/04_compensation.ipynb · cell 82
+# The semantic lock: a failure moves an order to a *cancelling* state, which names the
+# compensation still due; only its report (or the news that there was nothing to undo) ends
+# it `cancelled`. OrderFailed (a participant gave up: `announce_give_up`) makes both due.
+REFUNDING, RELEASING, UNDOING = "cancelling: refund due", "cancelling: release due", \
+    "cancelling: both due"
+PAYMENT_SETTLED = ("PaymentRefunded", "PaymentFailed")         # nothing charged, or given back
+STOCK_SETTLED = ("InventoryReleased", "InventoryUnavailable")  # nothing held, or put back
+LOCKED_MOVES = {
+    PLACED: {**ORDER_MOVES[PLACED], "PaymentFailed": RELEASING, "InventoryUnavailable": REFUNDING,
+             "OrderFailed": UNDOING},
+    PAID: {**ORDER_MOVES[PAID], "InventoryUnavailable": REFUNDING, "OrderFailed": UNDOING},
+    RESERVED: {**ORDER_MOVES[RESERVED], "PaymentFailed": RELEASING, "OrderFailed": UNDOING},
+    READY: ORDER_MOVES[READY],
+    REFUNDING: {event: CANCELLED for event in PAYMENT_SETTLED},
+    RELEASING: {event: CANCELLED for event in STOCK_SETTLED},
+    UNDOING: {**{event: RELEASING for event in PAYMENT_SETTLED},
+              **{event: REFUNDING for event in STOCK_SETTLED}},
+    COMPLETED: {},
+    CANCELLED: {},
+}
+
+
+def announce_give_up(bus, groups=("Payment Service", "Inventory Service")):
+    """Bus middleware (outermost, outside `redelivery`): when a participant in `groups` gives
+    up an OrderPlaced (its redeliveries exhausted), announce OrderFailed, a *technical*
+    failure, so that the others compensate and the Order Service is told. The failure is
+    still raised: the bus records it (lesson 05: a dead letter)."""
+    async def announce(sub, env, call_next):
+        try:
+            return await call_next(env)
+        except Exception as error:
+            if (env.topic == "OrderPlaced" and sub.group in groups
+                    and "duplicate" not in env.headers):
+                await bus.publish("OrderFailed", {
+                    "order_id": env.payload["order_id"], "customer": env.payload["customer"],
+                    "reason": f"technical: {sub.group} gave up ({type(error).__name__})"},
+                    key=env.key, source=sub.group)
+            raise
+    return announce
+
+
+# %% notebooks/04_compensation.ipynb · cell 92
+class CardDeclined(Exception):
+    """The card network said no: a business failure, never retried."""
+
+
+def order_saga_workflow(flow: OrderFlow) -> SagaWorkflow:
+    """Lesson 02's order flow (`orchestrator.order_workflow`) as an orchestrated saga, on the
+    same saga services as `order_saga` (built with no bus, keyed with `keep_answers`): place
+    the order, charge ∥ reserve, ship, notify. A declined card raises CardDeclined, short
+    stock OutOfStock; charge and reserve are compensated by a refund and a release, each
+    asking its service first (`settle`)."""
+    payments, inventory = flow.payments, flow.inventory
+    base = {s.name: s for s in order_workflow(flow).all_steps}
+
+    async def charge(o):
+        order_id, customer = o.results["place_order"], o.input["customer"]
+        if customer in payments.declined_cards:
+            raise CardDeclined(await payments.decline(order_id, customer))
+        return await payments.charge(order_id, o.input["amount"])
+
+    async def refund(o):
+        return await settle(payments, "charge") and await payments.refund(o.results["place_order"])
+
+    async def release(o):
+        return await settle(inventory, "reserve") and await inventory.release(o.results["place_order"])
+
+    steps = [base["place_order"].fn, parallel(charge, base["reserve"].fn),
+             base["create_shipment"].fn, base["notify_shipped"].fn]
+    return saga(Workflow("order", steps, id_prefix="flow"), {"charge": refund, "reserve": release})
+
+
+async def orchestrated_order_trial(n: int = 20, *, declined: float = 0.0,
+                                   stock: Mapping[str, int] = STOCK,
+                                   faults: FaultPlan | None = None, retry: RetryPolicy | None = None,
+                                   policy: RetryPolicy = COMPENSATION_POLICY, every: float = 0.05,
+                                   **options):
+    """`order_trial`'s orders, cards and faults, orchestrated (`order_saga_workflow`): the same
+    `n` orders, the same declined cards for the same seed, `faults` on the Payment and
+    Inventory services, forward steps retried per `retry`, compensations per `policy`
+    (`options` go to SagaOrchestrator). Returns the orchestrator and the flow."""
+    orders = sample_orders(n)
+    cards = {o["customer"] for o in orders if rng().random() < declined}
+    flow = order_saga(None, stock=dict(stock), declined_cards=cards)
+    for service in (flow.payments, flow.inventory):
+        keep_answers(service)
+        if faults is not None:
+            faults.attach(service)
+    orch = SagaOrchestrator(order_saga_workflow(flow), retry=retry, policy=policy, **options)
+    for order in orders:
+        orch.start(order)
+        await asyncio.sleep(every)
+    await orch.wait()
+    await settled(flow.payments, flow.inventory)
+    return orch, flow
+
+
+def orchestrated_order_outcomes(orch: SagaOrchestrator, flow: OrderFlow) -> pd.DataFrame:
+    """`order_outcomes` for the orchestrated orders: `state` is the instance's status
+    (completed, compensated -> cancelled, parked, failed)."""
+    by_order = {i.results.get("place_order"): i.status for i in orch.instances.values()}
+    for order_id, status in by_order.items():
+        if order_id is not None:
+            flow.orders.state[order_id] = {COMPLETED: COMPLETED, COMPENSATED: CANCELLED}.get(
+                status, status)
+    return order_outcomes(flow)

@@ -19,7 +19,8 @@ from sagalab.saga import (CANCELLED, COMPENSATED, COMPENSATING, ORDER_MOVES, PAR
                           stock_held_for_dead_orders, stock_not_conserved)
 from sagalab.services import EmailService, ProfileService, UserService, sample_orders
 
-from saga_fault_plans import check_order_plan, check_registration_plan, order_plans, registration_plans
+from saga_fault_plans import (check_order_plan, check_registration_plan, check_small_order_plan,
+                              order_plans, registration_plans, small_order_plans)
 
 QUICK = RetryPolicy(maximum_attempts=3, initial_interval=0.1)
 PLANS = settings(max_examples=40, deadline=None, database=None, derandomize=True,
@@ -458,3 +459,223 @@ def test_random_fault_plans_leave_no_registration_half_done(plan):
 @given(plan=order_plans)
 def test_random_fault_plans_leave_no_order_half_done(plan):
     assert check_order_plan(plan) == []
+
+
+# -- parking as the last resort: budgets in time, refused steps, stop or continue ---------------
+
+from sagalab.faults import ServiceDown  # noqa: E402
+from sagalab.retry import GAVE_UP, NOT_RETRYABLE, OK  # noqa: E402
+from sagalab.saga import (LOCKED_MOVES, PATIENT, REFUNDING, UNDOING, announce_give_up,  # noqa: E402
+                          half_done_unflagged, late_duplicates, orchestrated_order_outcomes,
+                          orchestrated_order_trial, retry_for)
+
+
+def flaky_for(seconds, error=ConnectionError):
+    """An async function that raises `error` until `seconds` of run time have passed."""
+    async def fn():
+        await asyncio.sleep(0.01)
+        if now() < seconds:
+            raise error("not yet")
+        return "done"
+    return fn
+
+
+def test_retry_for_retries_past_any_attempt_count_until_it_succeeds_within_its_budget():
+    log = []
+    result = run(retry_for(flaky_for(100.0), PATIENT, 3600, label="x", log=log), seed=1)
+    assert result == "done" and log[-1].verdict == OK and len(log) > PATIENT.maximum_attempts
+
+
+def test_retry_for_gives_up_within_its_budget_and_keeps_the_error():
+    log = []
+
+    async def main():
+        with pytest.raises(ConnectionError):
+            await retry_for(flaky_for(10**6), PATIENT, 120, log=log)
+        return now()
+    ended = run(main(), seed=1)
+    assert ended <= 120 and log[-1].verdict == GAVE_UP and all(a.error for a in log)
+
+
+def test_retry_for_stops_at_a_non_retryable_error_and_refuses_a_bad_budget():
+    log = []
+    policy = RetryPolicy(maximum_attempts=1, non_retryable_error_types=("ValueError",))
+    with pytest.raises(ValueError):
+        run(retry_for(flaky_for(10.0, ValueError), policy, 60, log=log), seed=1)
+    assert [a.verdict for a in log] == [NOT_RETRYABLE]
+    for bad in (0, -1, None):
+        with pytest.raises((ValueError, TypeError)):
+            run(retry_for(flaky_for(0), PATIENT, bad), seed=1)
+
+
+def test_a_time_budget_outlasts_an_outage_that_an_attempt_budget_parks_on():
+    log = []
+    undo = {"a": None}
+
+    async def undo_a(instance):
+        await asyncio.sleep(0.01)
+        if now() < 60:
+            raise ConnectionError("down for a minute")
+        log.append("undo a")
+    undo["a"] = undo_a
+    flow = saga(Workflow("w", steps(["a", "b"], [], fail="b")), undo)
+    assert go(flow).instances["w-0001"].status == PARKED                     # 5 attempts
+    orch = go(flow, policy=PATIENT, budget=3600)
+    assert orch.instances["w-0001"].status == COMPENSATED
+    short = go(flow, policy=PATIENT, budget=30)
+    assert short.instances["w-0001"].status == PARKED
+    assert short.instances["w-0001"].ended <= 2 + 30 + 1
+
+
+def test_a_step_refused_every_time_needs_no_compensation_call_but_a_lost_reply_does():
+    async def main(script):
+        users = FaultPlan(script=script).attach(keep_answers(UserService()))
+        emails, profiles = keep_answers(EmailService()), keep_answers(ProfileService())
+        orch = SagaOrchestrator(registration_saga(users, emails, profiles), skip_refused=True)
+        instance = await orch.run({"email": "ada@example.com", "name": "Ada"})
+        return orch, instance, users
+    orch, instance, users = run(main(["error"]), seed=1)
+    assert instance.status == COMPENSATED
+    assert [c.operation for c in users.calls] == ["create_user"]             # no settle call
+    assert any(h["event"] == "undo skipped" for h in orch.history)
+    orch, instance, users = run(main(["lost"]), seed=1)
+    assert instance.status == COMPENSATED and users.users == {}
+    assert "settle create_user" in [c.operation for c in users.calls]
+
+
+def test_on_stuck_continue_runs_the_earlier_compensations_and_still_parks():
+    for on_stuck, undone in (("stop", []), ("continue", ["undo a"])):
+        log = []
+        flow = saga(Workflow("w", steps(["a", "b", "c"], [], fail="c")),
+                    undoers(["a", "b", "c"], log, failing=["b"]))
+        orch = go(flow, on_stuck=on_stuck)
+        instance = orch.instances["w-0001"]
+        assert instance.status == PARKED and instance.current_step == "undo b"
+        assert log == ["undo c", *undone]
+    with pytest.raises(ValueError, match="on_stuck"):
+        SagaOrchestrator(flow, on_stuck="skip")
+    with pytest.raises(ValueError, match="budget"):
+        SagaOrchestrator(flow, budget=0)
+
+
+# -- the semantic lock ---------------------------------------------------------------------------
+
+REPRO = dict(n=20, stock={"book": 0, "lamp": 0}, faults=FaultPlan(error_rate=0.4),
+             retry=RetryPolicy(maximum_attempts=2, initial_interval=0.2))
+
+
+def test_without_the_lock_orders_end_cancelled_with_money_kept_and_with_it_they_stay_cancelling():
+    _, plain = run(order_trial(**REPRO), seed=3)
+    assert half_done_unflagged(order_outcomes(plain))
+    bus, locked = run(order_trial(**REPRO, semantic_lock=True), seed=3)
+    outcomes = order_outcomes(locked)
+    assert half_done_unflagged(outcomes) == []
+    assert outcomes.state.str.startswith("cancelling").any()
+    assert any(e.topic == "OrderFailed" for e in bus.log)
+    assert orders_not_ended(locked)                       # the Order Service's own view says so
+
+
+def test_with_the_lock_order_cancelled_comes_after_the_refund():
+    async def main():
+        async with Bus() as bus:
+            flow = order_saga(bus, stock={"book": 10, "lamp": 0}, semantic_lock=True)
+            await flow.orders.place_order(**sample_orders(2)[1])        # a lamp: none in stock
+            await bus.drain()
+        return bus, flow
+    bus, flow = run(main(), seed=1)
+    topics = [e.topic for e in bus.log]
+    assert flow.orders.state["order-0001"] == CANCELLED
+    assert "PaymentRefunded" in topics and topics.index("PaymentRefunded") < topics.index("OrderCancelled")
+    assert topics.count("OrderCancelled") == 1
+
+
+def locked_fed(events):
+    async def main():
+        async with Bus() as bus:
+            service = SagaOrderService(bus, semantic_lock=True)
+            for topic in events:
+                await bus.publish(topic, {"order_id": "order-0001", "customer": "c@example.com"},
+                                  key="order-0001")
+            await bus.drain()
+        return service, [e.topic for e in bus.log]
+    return run(main())
+
+
+@pytest.mark.parametrize("events, state", [
+    (["InventoryUnavailable"], REFUNDING),
+    (["InventoryUnavailable", "PaymentProcessed"], REFUNDING),
+    (["InventoryUnavailable", "PaymentProcessed", "PaymentRefunded"], CANCELLED),
+    (["PaymentProcessed", "InventoryUnavailable", "PaymentRefunded"], CANCELLED),
+    (["InventoryUnavailable", "PaymentFailed"], CANCELLED),
+    (["OrderFailed", "PaymentRefunded"], "cancelling: release due"),
+    (["OrderFailed", "InventoryReleased", "PaymentRefunded"], CANCELLED),
+    (["OrderFailed"], UNDOING),
+])
+def test_the_locked_order_is_cancelled_only_once_every_compensation_has_reported(events, state):
+    service, topics = locked_fed(events)
+    assert service.state["order-0001"] == state
+    assert topics.count("OrderCancelled") == (state == CANCELLED)
+
+
+def test_the_locked_table_ends_in_terminal_states():
+    assert all(to in LOCKED_MOVES for moves in LOCKED_MOVES.values() for to in moves.values())
+    assert LOCKED_MOVES[COMPLETED] == {} and LOCKED_MOVES[CANCELLED] == {}
+
+
+def test_a_participant_that_gives_up_announces_order_failed_and_the_others_compensate():
+    async def main():
+        async with Bus() as bus:
+            from sagalab.retry import redelivery
+            bus.use(redelivery(RetryPolicy(maximum_attempts=2, initial_interval=0.1)))
+            flow = order_saga(bus, semantic_lock=True)
+            FaultPlan(script=["error", "error"]).attach(flow.payments)
+            await flow.orders.place_order(**sample_orders(1)[0])
+            await bus.drain()
+        return bus, flow
+    bus, flow = run(main(), seed=1)
+    failed = [e for e in bus.log if e.topic == "OrderFailed"]
+    assert len(failed) == 1 and "Payment Service gave up" in failed[0].payload["reason"]
+    assert flow.orders.state["order-0001"] == CANCELLED
+    assert "order-0001" in flow.inventory.releases
+    assert order_violations(flow, {"book": 1000, "lamp": 1000}) == []
+    assert bus.failures                                    # still recorded: a dead letter
+
+
+def test_late_duplicates_can_repeat_a_delivery_many_times_and_refuse_bad_shares():
+    async def main():
+        async with Bus() as bus:
+            seen = []
+
+            async def count(event):
+                seen.append(event.id)
+            bus.subscribe("Ping", count, group="counter")
+            bus.use(late_duplicates(bus, 1.0, again=0.8))
+            for _ in range(20):
+                await bus.publish("Ping", {}, key="k")
+            await bus.drain()
+        return seen
+    seen = run(main(), seed=1)
+    assert max(seen.count(e) for e in set(seen)) >= 3
+    for share, again in ((1.5, 0), (0.5, 1.0), (-0.1, 0)):
+        with pytest.raises(ValueError):
+            late_duplicates(None, share, again=again)
+
+
+# -- the same order flow, orchestrated ------------------------------------------------------------
+
+def test_the_orchestrated_order_saga_compensates_a_declined_card_and_missing_stock():
+    policy = RetryPolicy(maximum_attempts=3, initial_interval=0.1,
+                         non_retryable_error_types=("CardDeclined", "OutOfStock"))
+    orch, flow = run(orchestrated_order_trial(6, declined=0.5, stock={"book": 10, "lamp": 1},
+                                              retry=policy, policy=policy), seed=2)
+    outcomes = orchestrated_order_outcomes(orch, flow)
+    assert set(outcomes.outcome) <= {"completed", "cancelled"}
+    assert (outcomes.outcome == "cancelled").sum() >= 2
+    assert order_violations(flow, {"book": 10, "lamp": 1}) == []
+    assert half_done_unflagged(outcomes) == []
+
+
+@PLANS
+@given(plan=small_order_plans)
+def test_small_budgets_leave_orders_stuck_but_never_without_a_flag(plan):
+    assert check_small_order_plan(plan) == []

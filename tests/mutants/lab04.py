@@ -2,29 +2,39 @@
 from mutants import Mutant
 
 MUTANTS = [
-    # Exercise 1 — the registration's compensations
-    Mutant("Exercise 1", "the account's id read from reg.results instead of asking the service",
-           'user_id = await settle(users, "create_user")', 'user_id = reg.results.get("create_user")'),
-    Mutant("Exercise 1", "the profile's id read from reg.results instead of asking the service",
-           'profile_id = await settle(profiles, "create_profile")',
-           'profile_id = reg.results.get("create_profile")'),
-    Mutant("Exercise 1", "the e-mail's fate read from reg.results instead of asking the service",
-           'if await settle(emails, "send_verification"):',
-           'if reg.results.get("send_verification"):'),
+    # Exercise 1 — a trip-booking saga
+    Mutant("Exercise 1", "the pivot too early: the car rented before the hotel is booked",
+           "steps = [open_trip, book_flight, book_hotel, rent_car, confirm_trip]",
+           "steps = [open_trip, book_flight, rent_car, book_hotel, confirm_trip]"),
+    Mutant("Exercise 1", "the trip confirmed before the pivot (the lock released too early)",
+           "steps = [open_trip, book_flight, book_hotel, rent_car, confirm_trip]",
+           "steps = [open_trip, book_flight, book_hotel, confirm_trip, rent_car]"),
+    Mutant("Exercise 1", "the trip confirmed at once: no semantic lock at all",
+           "steps = [open_trip, book_flight, book_hotel, rent_car, confirm_trip]",
+           "steps = [open_trip, confirm_trip, book_flight, book_hotel, rent_car]"),
+    Mutant("Exercise 1", "the flight's booking read from t.results instead of asking the airline",
+           'booking_id = await settle(flights, "book")',
+           'booking_id = t.results.get("book_flight")'),
+    Mutant("Exercise 1", "the hotel's booking read from t.results instead of asking the hotel",
+           'booking_id = await settle(hotels, "book")',
+           'booking_id = t.results.get("book_hotel")'),
+    Mutant("Exercise 1", "no compensation for the hotel",
+           """    compensations = {"open_trip": cancel_trip, "book_flight": cancel_flight,
+                     "book_hotel": cancel_hotel}""",
+           """    compensations = {"open_trip": cancel_trip, "book_flight": cancel_flight}"""),
+    Mutant("Exercise 1", "the trip never cancelled: the lock is never released on failure",
+           """    compensations = {"open_trip": cancel_trip, "book_flight": cancel_flight,
+                     "book_hotel": cancel_hotel}""",
+           """    compensations = {"book_flight": cancel_flight, "book_hotel": cancel_hotel}"""),
     Mutant("Exercise 1", "settle() not awaited (a coroutine is always truthy)",
-           'profile_id = await settle(profiles, "create_profile")',
-           'profile_id = settle(profiles, "create_profile")'),
-    Mutant("Exercise 1", "delete_user() not awaited",
-           "return await users.delete_user(user_id)", "return users.delete_user(user_id)"),
-    Mutant("Exercise 1", "the account looked up by its e-mail address",
-           'user_id = await settle(users, "create_user")',
-           'user_id = next((u for u, rec in users.users.items() '
-           'if rec["email"] == reg.input["email"]), None)'),
-    Mutant("Exercise 1", "a cancellation sent whether or not a verification went out",
-           'if await settle(emails, "send_verification"):', "if True:"),
-    Mutant("Exercise 1", "the cancellation sent without operation='send_cancellation'",
-           '"our verification e-mail", operation="send_cancellation")',
-           '"our verification e-mail")'),
+           'booking_id = await settle(flights, "book")', 'booking_id = settle(flights, "book")'),
+    Mutant("Exercise 1", "the hotel's compensation cancels the flight's booking id",
+           """        booking_id = await settle(hotels, "book")
+        if booking_id:
+            return await hotels.cancel(booking_id)""",
+           """        booking_id = await settle(flights, "book")
+        if booking_id:
+            return await flights.cancel(booking_id)"""),
     # Exercise 2 — release the stock when the payment fails
     Mutant("Exercise 2", "a missing re-check after an await (no tombstone check once reserved)",
            """        await super().on_order_placed(event)     # reserve; InventoryReserved or Unavailable
@@ -68,7 +78,7 @@ MUTANTS = [
             self.releases[order_id] = new_id("release")
             await self.announce_release(event, self.releases[order_id])
         ### END SOLUTION"""),
-    # Exercise 3 — fix the compensation order
+    # Exercise 3 — the compensation loop, reviewed
     Mutant("Exercise 3", "the colleague's bug kept: undone in the order the steps ran",
            "for name, undo in reversed(done):", "for name, undo in done:"),
     Mutant("Exercise 3", "no retry: each undo called once",
