@@ -5,8 +5,13 @@
 A `FaultPlan` says what goes wrong: a share of calls refused with an error (`error_rate`), a share
 whose work is done but whose reply is lost (`lost_rate`), a latency distribution with a long tail
 (`latency`), outage windows (down from t1 to t2) and a crash (down from t for good). Attach it to a
-service (`plan.attach(service)`) or wrap any async function with it (`plan.wrap(handler)`). Every
-fault it injects is recorded (`plan.injected`, `plan.frame()`).
+service (`plan.attach(service)`), wrap any async function with it (`plan.wrap(handler)`), or lose
+a bus consumer's acknowledgements (`plan.lost_acks(group)`). Every fault it injects is recorded
+(`plan.injected`, `plan.frame()`).
+
+Load and correlated slowness: `Capacity(servers, spells=SlowSpells(...))` gives a service a
+limited number of servers (requests wait in line for one, including those whose caller gave up)
+and slow spells that last a while, so a retry soon after a slow call is likely slow too.
 
 Decisions come from a stream of the run per target, seeded from (run seed, target)
 (`sagalab.runtime.stream`): a plan gives the same faults on every run with the same seed, and
@@ -14,7 +19,9 @@ a target meets the same faults whatever else drew random numbers before (paired 
 """
 
 import asyncio
+import bisect
 import functools
+import heapq
 import math
 import pandas as pd
 import random
@@ -25,6 +32,7 @@ from sagalab.runtime import current, now, records, stream
 
 __all__ = [
     "AckLost",
+    "Capacity",
     "FaultPlan",
     "Injected",
     "InjectedFault",
@@ -32,11 +40,12 @@ __all__ = [
     "OUTCOMES",
     "ReplyLost",
     "ServiceDown",
+    "SlowSpells",
     "TransientError",
 ]
 
 
-# %% notebooks/03_failures.ipynb · cell 3
+# %% notebooks/03_failures.ipynb · cell 4
 class InjectedFault(Exception):
     """Base class of every error a fault plan raises. All of them are transient by nature."""
 
@@ -91,7 +100,43 @@ class LongTail:
         return self.draw(rnd)[0]
 
 
-# %% notebooks/03_failures.ipynb · cell 5
+# %% notebooks/03_failures.ipynb · cell 6
+def _check_plan(error_rate, lost_rate, script) -> None:
+    """A FaultPlan's rates and script, checked when it is created (ValueError naming the field)."""
+    for name, rate in (("error_rate", error_rate), ("lost_rate", lost_rate)):
+        if not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
+            raise ValueError(f"FaultPlan.{name} is a share of calls, between 0 and 1, got {rate!r}")
+    if error_rate + lost_rate > 1:
+        raise ValueError(f"FaultPlan.error_rate + lost_rate must be ≤ 1, got {error_rate + lost_rate:g}")
+    if bad := [s for s in script if s not in OUTCOMES]:
+        raise ValueError(f"FaultPlan.script: outcomes are {', '.join(OUTCOMES)}; got {bad[0]!r}")
+
+
+def _windows(outages, crash_at) -> list[tuple[float, float, str]]:
+    """A FaultPlan's down windows, checked: (start, end, "down") per outage, and
+    (crash_at, inf, "crash")."""
+    windows = []
+    for window in outages:
+        try:
+            start, end = window
+            valid = 0 <= start < end
+        except (TypeError, ValueError):
+            valid = False
+        if not valid:
+            raise ValueError(f"FaultPlan.outages: a window is (start, end) with 0 ≤ start < end, "
+                             f"got {window!r}")
+        windows.append((start, end, "down"))
+    if crash_at is not None:
+        if not isinstance(crash_at, (int, float)) or not crash_at >= 0:
+            raise ValueError(f"FaultPlan.crash_at must be ≥ 0, got {crash_at!r}")
+        windows.append((crash_at, math.inf, "crash"))
+    return windows
+
+
+OUTCOMES = ("ok", "error", "lost")   # what a script may say about a call
+
+
+# %% notebooks/03_failures.ipynb · cell 7
 @dataclass(frozen=True)
 class Injected:
     """One fault a plan injected: when, into what, and which kind."""
@@ -100,9 +145,6 @@ class Injected:
     operation: str
     kind: str          # "error" | "lost" | "slow" | "down" | "crash"
     detail: str = ""
-
-
-OUTCOMES = ("ok", "error", "lost")   # what a script may say about a call
 
 
 class FaultPlan:
@@ -126,28 +168,8 @@ class FaultPlan:
     def __init__(self, *, error_rate: float = 0.0, lost_rate: float = 0.0,
                  latency: LongTail | None = None, outages: Sequence[tuple[float, float]] = (),
                  crash_at: float | None = None, script: Sequence[str] = ()):
-        for name, rate in (("error_rate", error_rate), ("lost_rate", lost_rate)):
-            if not isinstance(rate, (int, float)) or not 0 <= rate <= 1:
-                raise ValueError(f"FaultPlan.{name} is a share of calls, between 0 and 1, got {rate!r}")
-        if error_rate + lost_rate > 1:
-            raise ValueError(f"FaultPlan.error_rate + lost_rate must be ≤ 1, got {error_rate + lost_rate:g}")
-        self.windows = []
-        for window in outages:
-            try:
-                start, end = window
-                valid = 0 <= start < end
-            except (TypeError, ValueError):
-                valid = False
-            if not valid:
-                raise ValueError(f"FaultPlan.outages: a window is (start, end) with 0 ≤ start < end, "
-                                 f"got {window!r}")
-            self.windows.append((start, end, "down"))
-        if crash_at is not None:
-            if not isinstance(crash_at, (int, float)) or not crash_at >= 0:
-                raise ValueError(f"FaultPlan.crash_at must be ≥ 0, got {crash_at!r}")
-            self.windows.append((crash_at, math.inf, "crash"))
-        if bad := [s for s in script if s not in OUTCOMES]:
-            raise ValueError(f"FaultPlan.script: outcomes are {', '.join(OUTCOMES)}; got {bad[0]!r}")
+        _check_plan(error_rate, lost_rate, script)   # nonsense fails here, naming the field
+        self.windows = _windows(outages, crash_at)  # [(start, end, "down" | "crash")]
         self.error_rate, self.lost_rate, self.latency = error_rate, lost_rate, latency
         self.script = tuple(script)
         self.injected: list[Injected] = []
@@ -295,3 +317,76 @@ class FaultPlan:
         if slow:
             self.record(target, operation, "slow", f"{seconds:.3f} s")
         return seconds
+
+
+# %% notebooks/03_failures.ipynb · cell 29
+@dataclass(frozen=True)
+class SlowSpells:
+    """Correlated slowness: now and then the target is slow for a while. Spells start at
+    random, on average `every` seconds apart (exponential gaps), last `lasting` seconds on
+    average (exponential), and multiply every service time that starts inside one by `factor`.
+    A call retried soon after a slow one is likely slow too: unlike a `LongTail`, where each
+    call draws its own luck."""
+    every: float = 20.0
+    lasting: float = 2.0
+    factor: float = 8.0
+
+    def __post_init__(self):
+        for name in ("every", "lasting"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"SlowSpells.{name} must be > 0 seconds, got {getattr(self, name)!r}")
+        if not self.factor >= 1:
+            raise ValueError(f"SlowSpells.factor must be ≥ 1, got {self.factor!r}")
+
+
+class Capacity:
+    """A target that serves at most `servers` requests at once; the others wait in line, first
+    come, first served (an M/G/c queue when arrivals are random).
+
+    Each request holds a server for its service time (the latency its service or a plan
+    draws), also a request whose caller stopped waiting: the server does not know. So timeouts,
+    retries and hedges are load that everyone waits behind. With `spells`, a service time that
+    starts inside a slow spell is `spells.factor` times longer. Attach it after a FaultPlan
+    (inside it): `Capacity(4).attach(plan.attach(service))`. `waits` holds how long each
+    request waited for a server; a new run starts with idle servers.
+    """
+
+    def __init__(self, servers: int, *, spells: SlowSpells | None = None):
+        if isinstance(servers, bool) or not isinstance(servers, int) or servers < 1:
+            raise ValueError(f"Capacity.servers must be a whole number ≥ 1, got {servers!r}")
+        self.servers, self.spells = servers, spells
+        self._run = None
+
+    def attach(self, service) -> Any:
+        """Serve `service`'s requests with this capacity; return the service."""
+        return service.use(self.middleware)
+
+    async def middleware(self, request, call_next) -> Any:
+        service_time, target = request.draw_latency, request.service.name
+        request.draw_latency = lambda: self._queue(target, service_time())
+        return await call_next(request)
+
+    def _queue(self, target: str, seconds: float) -> float:
+        """A request arrives now and needs `seconds` of a server: how long until it is done."""
+        run_ = current()
+        if self._run is not run_:                 # a new run: idle servers, no spells yet
+            self._run, self._free, self._spells, self.waits = run_, [0.0] * self.servers, {}, records()
+        arrived = now()
+        start = max(arrived, heapq.heappop(self._free))   # the server free the soonest
+        if self.spells is not None and self.slow_at(target, start):
+            seconds *= self.spells.factor
+        heapq.heappush(self._free, start + seconds)
+        self.waits.append(start - arrived)
+        return start + seconds - arrived
+
+    def slow_at(self, target: str, t: float) -> bool:
+        """Whether `target` is in a slow spell at time `t` (spells drawn from the run's stream
+        "spells/<target>", so the same seed gives the same spells)."""
+        starts, ends = self._spells.setdefault(target, ([], []))
+        rnd = stream(f"spells/{target}")
+        while not starts or starts[-1] <= t:      # draw spells until one starts after t
+            begin = (ends[-1] if ends else 0.0) + rnd.expovariate(1 / self.spells.every)
+            starts.append(begin)
+            ends.append(begin + rnd.expovariate(1 / self.spells.lasting))
+        i = bisect.bisect_right(starts, t) - 1
+        return i >= 0 and t < ends[i]

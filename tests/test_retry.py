@@ -327,7 +327,7 @@ def on_bus(scenario, seed=0):
     return run(main(), seed=seed)
 
 
-def test_redelivery_gives_at_least_once_delivery_and_a_success_is_not_redelivered():
+def test_redelivery_delivers_a_failed_event_again_in_place_and_a_success_once():
     async def scenario(bus):
         calls = []
         failures = {"evt-0002": 2}

@@ -42,25 +42,35 @@ MUTANTS = [
            "            if attempt == maximum_attempts:\n"
            "                raise RuntimeError(f'gave up after {attempt} attempts') from error"),
     # Exercise 2 — retry or not?
+    Mutant("Exercise 2", "idempotency ignored: every 500, 502, 504 retried",
+           "return idempotent and error.status in MAYBE_DONE_STATUSES",
+           "return error.status in MAYBE_DONE_STATUSES"),
+    Mutant("Exercise 2", "a lost reply always retried, like a refusal",
+           "if isinstance(error, (ConnectionRefusedError, TransientError, ServiceDown)):",
+           "if isinstance(error, (ConnectionRefusedError, TransientError, ServiceDown, ReplyLost)):"),
+    Mutant("Exercise 2", "timeouts and resets never retried, even for an idempotent call",
+           "        return idempotent                  # it may have been done",
+           "        return False"),
+    Mutant("Exercise 2", "every 409 refused, even idempotency_key_in_use",
+           'return error.code == "idempotency_key_in_use"', "return False"),
+    Mutant("Exercise 2", "every 409 retried",
+           'return error.code == "idempotency_key_in_use"', "return True"),
+    Mutant("Exercise 2", "503 retried only for idempotent calls",
+           "SAFE_STATUSES = {408, 429, 503}            # refused before any work: safe to send again\n"
+           "MAYBE_DONE_STATUSES = {500, 502, 504}",
+           "SAFE_STATUSES = {408, 429}\nMAYBE_DONE_STATUSES = {500, 502, 503, 504}"),
     Mutant("Exercise 2", "every 5xx retried (>= 500 instead of the list)",
-           "return error.status in RETRYABLE_STATUSES",
-           "return error.status >= 500 or error.status in (408, 429)"),
-    Mutant("Exercise 2", "408 and 429 forgotten: only 5xx retried",
-           "return error.status in RETRYABLE_STATUSES",
-           "return error.status in {500, 502, 503, 504}"),
-    Mutant("Exercise 2", "the injected faults forgotten",
-           "return isinstance(error, (TimeoutError, ConnectionError, InjectedFault))",
-           "return isinstance(error, (TimeoutError, ConnectionError))"),
-    Mutant("Exercise 2", "a cancellation treated like a timeout",
-           "return isinstance(error, (TimeoutError, ConnectionError, InjectedFault))",
-           "return isinstance(error, (TimeoutError, ConnectionError, InjectedFault, "
-           "asyncio.CancelledError))"),
+           "return idempotent and error.status in MAYBE_DONE_STATUSES",
+           "return idempotent and error.status >= 500"),
+    Mutant("Exercise 2", "a refused connection treated like a reset (only if idempotent)",
+           "if isinstance(error, (ConnectionRefusedError, TransientError, ServiceDown)):",
+           "if isinstance(error, (TransientError, ServiceDown)):"),
     Mutant("Exercise 2", "a list of errors NOT to retry (everything else is retried)",
-           "return isinstance(error, (TimeoutError, ConnectionError, InjectedFault))",
-           "return not isinstance(error, (CardDeclined, ValueError, KeyError, TypeError))"),
-    Mutant("Exercise 2", "only the exact classes ConnectionError and InjectedFault, not subclasses",
-           "return isinstance(error, (TimeoutError, ConnectionError, InjectedFault))",
-           "return type(error) in (TimeoutError, ConnectionError, InjectedFault)"),
+           "    return False                           # anything else: an answer, a bug, a cancellation",
+           "    return not isinstance(error, (CardDeclined, ValueError, KeyError, TypeError))"),
+    Mutant("Exercise 2", "a cancellation treated like a timeout",
+           "if isinstance(error, (TimeoutError, ConnectionError, ReplyLost)):",
+           "if isinstance(error, (TimeoutError, ConnectionError, ReplyLost, asyncio.CancelledError)):"),
     # Exercise 3 — a timeout from a latency distribution
     Mutant("Exercise 3", "off by one: the sample just above T",
            "return ordered[len(ordered) - 1 - allowed]", "return ordered[len(ordered) - allowed]"),
@@ -83,6 +93,19 @@ MUTANTS = [
 """, ""),
     Mutant("Exercise 3", "the median instead of a high percentile",
            "return ordered[len(ordered) - 1 - allowed]", "return ordered[len(ordered) // 2]"),
+    Mutant("Exercise 3", "the caller's deadline ignored",
+           "return min(choose_timeout(samples, false_timeout_budget), remaining / attempts)",
+           "return choose_timeout(samples, false_timeout_budget)"),
+    Mutant("Exercise 3", "the whole remaining time for each attempt",
+           "return min(choose_timeout(samples, false_timeout_budget), remaining / attempts)",
+           "return min(choose_timeout(samples, false_timeout_budget), remaining)"),
+    Mutant("Exercise 3", "max instead of min: the longer of the two",
+           "return min(choose_timeout(samples, false_timeout_budget), remaining / attempts)",
+           "return max(choose_timeout(samples, false_timeout_budget), remaining / attempts)"),
+    Mutant("Exercise 3", "a passed deadline not refused",
+           """    if remaining <= 0:
+        raise TimeoutError(f"the caller's deadline has passed ({remaining:g} s left): do not call")
+""", ""),
     # Exercise 4 — charge once, whatever the retries
     Mutant("Exercise 4", "the payment never remembered in self.by_key: every request charges",
            "            self.by_key[idempotency_key] = payment\n", ""),
@@ -121,4 +144,22 @@ MUTANTS = [
            "        self.by_key.setdefault(idempotency_key, {\"payment\": None, \"order\": order_id,\n"
            "                                                \"amount\": amount})\n"
            "        return await self.call(\"charge\", work)"),
+    # Exercise 5 — a partner API on a budget
+    Mutant("Exercise 5", "no budget: every failure retried up to 3 times",
+           "timeout=RATES_TIMEOUT, budget=self.budget)", "timeout=RATES_TIMEOUT)"),
+    Mutant("Exercise 5", "a new budget for every call (it never runs out)",
+           "timeout=RATES_TIMEOUT, budget=self.budget)",
+           "timeout=RATES_TIMEOUT, budget=RetryBudget(percent=0.2, min_per_second=1.0))"),
+    Mutant("Exercise 5", "no fallback: the partner's error shown to the customer",
+           """            if pair in self.last_known:
+                return "stale", self.last_known[pair]
+            raise""", """            raise"""),
+    Mutant("Exercise 5", "a made-up rate when nothing is known",
+           """                return "stale", self.last_known[pair]
+            raise""", """                return "stale", self.last_known[pair]
+            return "stale", 1.0"""),
+    Mutant("Exercise 5", "the fresh rate never remembered",
+           "        self.last_known[pair] = value\n", ""),
+    Mutant("Exercise 5", "the stale answer labelled fresh",
+           'return "stale", self.last_known[pair]', 'return "fresh", self.last_known[pair]'),
 ]
