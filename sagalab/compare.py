@@ -15,11 +15,11 @@ cores are not changed.
 import asyncio
 import math
 import pandas as pd
-import statistics
 from dataclasses import dataclass, field
 
 from sagalab.bus import Bus, PUBLISH
-from sagalab.orchestrator import Orchestrator, OrchestratorDown, STEP, order_workflow
+from sagalab.load import interval
+from sagalab.orchestrator import Orchestrator, OrchestratorDown, order_workflow
 from sagalab.runtime import now, run, stream
 from sagalab.services import order_flow, sample_orders
 
@@ -281,18 +281,8 @@ def utilisation(rate: float, concurrency: int = 1) -> float:
     return rate * max(mean_service_times().values()) / concurrency
 
 
-_T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
-        9: 2.262, 10: 2.228, 11: 2.201, 12: 2.179, 14: 2.145, 19: 2.093, 29: 2.045}
-
-
 def interval95(values) -> tuple[float, float, float]:
-    """(mean, low, high): the mean of `values` (one per seed) and its 95 % interval
-    (Student's t; needs two values or more)."""
-    values = [float(v) for v in values]
-    if len(values) < 2:
-        raise ValueError("a 95 % interval needs at least two values (seeds)")
-    df = len(values) - 1
-    t = _T95.get(df) or next((v for d, v in sorted(_T95.items()) if d >= df), 1.96)
-    mean = statistics.fmean(values)
-    half = t * statistics.stdev(values) / math.sqrt(len(values))
+    """(mean, low, high): the mean of `values` (one per seed) and its 95 % interval (lesson
+    07's `interval`, Student's t; needs two values or more)."""
+    mean, half = interval([float(v) for v in values])
     return mean, mean - half, mean + half

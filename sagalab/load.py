@@ -139,8 +139,12 @@ def percentile(values, q: float) -> float:
 
 # %% notebooks/07_load_testing.ipynb · cell 15
 # Student's t, 97.5th percentile, by degrees of freedom (a 95 % two-sided interval).
+# Student's t at 97.5 % by degrees of freedom: the course's one table (lessons 01b, 02b and 03
+# call `interval` too); between two entries the smaller df's, the wider interval.
 _T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
-         9: 2.262, 10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042, 60: 2.000}
+         9: 2.262, 10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120,
+         17: 2.110, 18: 2.101, 19: 2.093, 20: 2.086, 24: 2.064, 29: 2.045, 30: 2.042, 39: 2.023,
+         60: 2.000}
 
 
 def interval(values) -> tuple[float, float]:

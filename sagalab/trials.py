@@ -12,28 +12,22 @@ Built in notebooks/03_failures.ipynb and imported by 03b_redelivery_and_idempote
   numbers and as the text of a table.
 """
 
-import math
 import numpy as np
 import pandas as pd
 
+from sagalab.load import interval as mean_and_half
 from sagalab.runtime import run
 
-__all__ = ["SHARES", "T975", "apart", "ci", "ci_table", "difference", "interval", "per_seed", "summary"]
+__all__ = ["SHARES", "apart", "ci", "ci_table", "difference", "interval", "per_seed", "summary"]
 
 
 # %% notebooks/03_failures.ipynb · cell 2
 # Support code for repeated experiments (not part of the lesson's reading): run an experiment
 # once per seed, and summarise each metric as its mean and 95 % interval over the seeds.
-T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
-        9: 2.262, 10: 2.228, 11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120,
-        17: 2.110, 18: 2.101, 19: 2.093, 24: 2.064, 29: 2.045, 39: 2.023}   # Student's t, 97.5 %
-
-
 def interval(values) -> tuple[float, float, float]:
     """(mean, low, high): the mean over seeds and its 95 % interval (Student's t)."""
-    x = np.asarray(list(values), dtype=float)
-    half = T975[len(x) - 1] * x.std(ddof=1) / math.sqrt(len(x))
-    return float(x.mean()), float(x.mean() - half), float(x.mean() + half)
+    mean, half = mean_and_half(list(values))
+    return mean, mean - half, mean + half
 
 
 def per_seed(experiment, seeds, **settings) -> pd.DataFrame:
