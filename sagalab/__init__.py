@@ -7,17 +7,23 @@ cells); edit the notebook, then run ``python -m sagalab.authoring.nbexport``.
 module                 built in
 =====================  ==================================================================
 ``runtime``            00 welcome: simulated time, seeded runs and streams, sequential ids,
-                       ``caller``
+                       ``caller``, retention (``records``, ``keyed``)
 ``core``               01 orchestration: ``Extensible``, the one way to extend every core
 ``services``           01 orchestration (registration services), 02 choreography (the
                        order flow's services)
 ``orchestrator``       01 orchestration (the conductor); 02 adds ``order_workflow``
+``engine``             01b durable engine: history as state, a slot per transition
 ``bus``                02 choreography: the event bus
-``faults``, ``retry``  03 failures: fault plans; retry policies, redelivery, idempotency
-``saga``               04 compensation: sagas, orchestrated and choreographed
-``dlq``                05 dead letters: dead-letter queues, redrive, incidents
-``tracing``            06 tracing: spans, W3C traceparent, OpenTelemetry
-``load``               07 load testing: open and closed loops, capacity, percentiles
+``compare``            02 and 02b: driving the order flow, fair comparisons of the styles
+``faults``, ``retry``  03 and 03b: fault plans; retry policies, redelivery, idempotency
+``trials``             03: repeated experiments over seeds, with 95 % intervals
+``saga``, ``sagaview`` 04 and 04b: sagas, orchestrated and choreographed; their timelines
+``dlq``, ``dlqshop``   05 and 05b: dead-letter queues, redrive, incidents; the lessons' shop
+``outbox``             05b: the transactional outbox, a relay and an inbox
+``tracing``            06 and 06b: spans, W3C traceparent, OpenTelemetry
+``stuckshop``          06: the stuck-order scenario both tracing parts use
+``lag``                06b: consumer lag and oldest-event age, alert rules
+``load``               07 and 07b: open and closed loops, capacity, intervals, MVA
 =====================  ==================================================================
 
 Support code, imported by lessons and labs but not built in them: ``checks`` (lab check
