@@ -205,8 +205,11 @@ async def retry_call(fn: Callable[[], Awaitable[Any]], policy: RetryPolicy, *,
                      timeout: float | None = None, label: str = "call",
                      log: list | None = None,
                      on_retry: Callable[[int, Exception, float], None] | None = None,
-                     budget: "RetryBudget | None" = None, retry_after: bool = True) -> Any:
-    """`await fn()` until it succeeds, at most `policy.maximum_attempts` times.
+                     budget: "RetryBudget | None" = None, retry_after: bool = True,
+                     within: float | None = None) -> Any:
+    """`await fn()` until it succeeds, at most `policy.maximum_attempts` times (or, with
+    `within=seconds`, for that long from the first attempt, however many attempts it takes:
+    Temporal's schedule-to-close timeout; a failure whose next wait would end past it gives up).
 
     * Each attempt may take at most `timeout` seconds (TimeoutError, retryable).
     * After a failed attempt: a non-retryable error, or the last attempt, ends the call; else
@@ -221,10 +224,13 @@ async def retry_call(fn: Callable[[], Awaitable[Any]], policy: RetryPolicy, *,
     """
     if timeout is not None and not timeout > 0:
         raise ValueError(f"timeout must be a number of seconds > 0 (or None), got {timeout!r}")
+    if within is not None and not within > 0:
+        raise ValueError(f"within must be a number of seconds > 0 (or None), got {within!r}")
     if budget is not None:
         budget.deposit()
     made: list[Attempt] = []            # this call's attempts
-    for attempt in range(1, policy.maximum_attempts + 1):
+    first, limit = now(), policy.maximum_attempts if within is None else 2 ** 62
+    for attempt in range(1, limit + 1):
         start = now()
         try:
             if timeout is None:
@@ -235,7 +241,7 @@ async def retry_call(fn: Callable[[], Awaitable[Any]], policy: RetryPolicy, *,
         except Exception as error:      # not BaseException: a cancelled caller stops at once
             if isinstance(error, TimeoutError) and not str(error):
                 error = TimeoutError(f"no answer within {timeout:g} s")
-            last = attempt == policy.maximum_attempts
+            last = attempt == limit
             verdict = (NOT_RETRYABLE if not policy.retryable(error)
                        else GAVE_UP if last else RETRY)
             if verdict == RETRY and budget is not None and not budget.withdraw():
@@ -245,12 +251,15 @@ async def retry_call(fn: Callable[[], Awaitable[Any]], policy: RetryPolicy, *,
                 delay = policy.delay(attempt)
                 if retry_after and getattr(error, "retry_after", None) is not None:
                     delay = error.retry_after                  # the server said when
+                if within is not None and now() + delay - first > within:
+                    verdict, delay = GAVE_UP, None               # it would wait past `within`
             made.append(Attempt(label, attempt, start, now(), f"{type(error).__name__}: {error}",
                                 verdict, delay))
             if log is not None:
                 log.append(made[-1])
             if verdict != RETRY:
-                error.add_note(f"{label}: {verdict} after {attempt} attempt(s)")
+                error.add_note(f"{label}: {verdict} after {attempt} attempt(s)"
+                               + ("" if within is None else f", {now() - first:.3g} s"))
                 error.retry_outcome = RetryOutcome(verdict, tuple(made))
                 raise error
             if on_retry is not None:

@@ -297,32 +297,12 @@ async def retry_for(fn: Callable[[], Awaitable[Any]], policy: RetryPolicy, budge
     """`await fn()` until it succeeds, for at most `budget` seconds from the first attempt
     (Temporal's schedule-to-close timeout with unlimited attempts). The waits are `policy`'s
     (backoff, cap, jitter); its `maximum_attempts` is not used. A non-retryable error, or a
-    failure whose next wait would end past the budget, raises the last error."""
-    if not budget > 0:
+    failure whose next wait would end past the budget, raises the last error. It is lesson
+    03's `retry_call` with `within=budget`."""
+    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget > 0:
         raise ValueError(f"budget must be a number of seconds > 0, got {budget!r}")
-    start, attempt = now(), 0
-    while True:
-        attempt, began = attempt + 1, now()
-        try:
-            result = await fn()
-        except Exception as error:
-            delay = policy.delay(attempt) if policy.retryable(error) else None
-            verdict = (NOT_RETRYABLE if delay is None
-                       else GAVE_UP if now() + delay - start > budget else RETRY)
-            if log is not None:
-                log.append(Attempt(label, attempt, began, now(), f"{type(error).__name__}: {error}",
-                                   verdict, delay if verdict == RETRY else None))
-            if verdict != RETRY:
-                error.add_note(f"{label}: {verdict} after {attempt} attempt(s), "
-                               f"{now() - start:.3g} s")
-                raise error
-            if on_retry is not None:
-                on_retry(attempt, error, delay)
-            await asyncio.sleep(delay)
-        else:
-            if log is not None:
-                log.append(Attempt(label, attempt, began, now(), None, OK, None))
-            return result
+    return await retry_call(fn, policy, label=label, log=log, on_retry=on_retry, within=budget,
+                            retry_after=False)
 
 
 # %% notebooks/04_compensation.ipynb · cell 17
