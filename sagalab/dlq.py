@@ -2,8 +2,8 @@
 
 """Dead letters: where an event goes when its handler cannot handle it, and the way back.
 
-Built in notebooks/05_dead_letters.ipynb, around lesson 02's bus and lesson 03's redelivery,
-without editing either:
+Built in notebooks/05_dead_letters.ipynb (redrive and incidents in 05b_redrive_outbox.ipynb),
+around lesson 02's bus and lesson 03's redelivery, without editing either:
 
 * `DeadLetterQueue` is bus middleware that sits OUTSIDE lesson 03's redelivery
   (`dlq.install(bus, retry=policy)` adds both, in that order). When a subscription's handler

@@ -4,7 +4,8 @@
 rate sweeps with latency percentiles, saturation detection, Little's law, 95 % intervals over
 seeds, and exact mean-value analysis of a closed loop.
 
-Built in notebooks/07_load_testing.ipynb. The systems under test are lesson 01's `Orchestrator`
+Built in notebooks/07_load_testing.ipynb and 07b_the_articles_benchmark.ipynb. The systems
+under test are lesson 01's `Orchestrator`
 and lesson 02's `Bus`, extended around their cores: `LoadOrchestrator` (a subclass) keeps no
 history and counts instances, a middleware writes each step's state to a store; `Broker` (a
 `Bus` subclass) makes every publish (a hop) cost time. Services get a capacity (`Resource`: a

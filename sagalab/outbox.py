@@ -2,7 +2,7 @@
 
 """The transactional outbox: a state change and the event that announces it, written together.
 
-Built in notebooks/05_dead_letters.ipynb. A service that changes its database and then
+Built in notebooks/05b_redrive_outbox.ipynb. A service that changes its database and then
 publishes (lesson 02's dual write) loses the event when it crashes between the two writes.
 
 * `Database`: a service's own store. `commit(key, value, topic=..., payload=...)` writes the
