@@ -31,11 +31,26 @@ from sagalab.orchestrator import (
 )
 from sagalab.runtime import caller, new_id, now
 
-__all__ = ["Engine", "EngineQueries", "NonDeterminism", "Replayed", "STUCK", "wait_for"]
+__all__ = [
+    "COMPENSATED",
+    "COMPENSATING",
+    "ENDS",
+    "Engine",
+    "EngineQueries",
+    "NonDeterminism",
+    "PARKED",
+    "Replayed",
+    "STUCK",
+    "wait_for",
+]
 
 
 # %% notebooks/01b_durable_engine.ipynb · cell 3
 STUCK = "stuck"        # a transition failed (the history does not fit the definition)
+# A saga on the engine (lesson 04): a failed instance undoes its steps, then rests compensated or
+# parked (a compensation kept failing). The same words as lesson 04's SagaOrchestrator.
+COMPENSATING, COMPENSATED, PARKED = "compensating", "compensated", "parked"
+ENDS = (COMPLETED, FAILED, COMPENSATED, PARKED)   # where an instance rests
 
 
 class NonDeterminism(RuntimeError):
@@ -73,6 +88,9 @@ class Replayed:
     results: dict[str, Any] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     signals: dict[str, Any] = field(default_factory=dict)
+    undone: dict[str, Any] = field(default_factory=dict)    # step -> its compensation's result
+    undo_errors: dict[str, list[str]] = field(default_factory=dict)   # step -> failed attempts
+    undoing: list[str] = field(default_factory=list)   # compensations, in the order scheduled
     error: str | None = None
     ended: float | None = None
 
@@ -91,14 +109,31 @@ class Replayed:
             self.signals.setdefault(step, e["value"])
         elif kind in (COMPLETED, FAILED):
             self.status, self.ended, self.error = kind, e["time"], e["detail"] or None
+        elif kind == COMPENSATING:                     # the step's error is kept in `error`
+            self.status, self.error = kind, e["detail"]
+        elif kind in (COMPENSATED, PARKED):
+            self.status, self.ended = kind, e["time"]
+        elif kind == "compensation scheduled" and step not in self.undoing:
+            self.undoing.append(step)
+        elif kind == "compensation completed":
+            self.undone[step] = e["value"]
+        elif kind == "compensation failed":
+            self.undo_errors.setdefault(step, []).append(e["detail"])
         elif kind == "transition failed":
             self.status, self.error = STUCK, e["detail"]
 
+    def next_undo(self, undos) -> str | None:
+        """The step whose compensation runs next: the most recent scheduled, not yet undone."""
+        return next((s for s in reversed(self.scheduled) if s in undos and s not in self.undone), None)
+
     @property
     def current_step(self) -> str | None:
-        """The first step scheduled and not yet completed (None before and after)."""
-        if self.status in (COMPLETED, PENDING):
+        """The first step scheduled and not yet completed (None before and after); while
+        compensating or parked, "undo <step>" for the compensation not yet done."""
+        if self.status in (COMPLETED, PENDING, COMPENSATED):
             return None
+        if self.status in (COMPENSATING, PARKED):
+            return next((f"undo {s}" for s in reversed(self.undoing) if s not in self.undone), None)
         return next((s for s in self.scheduled if s not in self.results), None)
 
 
@@ -178,15 +213,18 @@ class Engine(EngineQueries):
     running ones keep the version they started on). `slots` transitions at a time, each costing
     `transition` seconds of a slot; an instance waiting for a service or a signal holds none.
     `history=` an existing history (a restarted engine's own database). Create it inside a run.
+    A failed saga (lesson 04's `saga(...)`) runs its undos, latest step first, in the history as
+    steps are; a failing undo is retried after `undo_backoff` s, doubling, `undo_attempts` times.
     """
 
     def __init__(self, workflows, *, slots: int = 4, transition: float = 0.005,
-                 history: list | None = None):
+                 history: list | None = None, undo_attempts: int = 5, undo_backoff: float = 0.5):
         if isinstance(slots, bool) or not isinstance(slots, int) or slots < 1:
             raise ValueError(f"slots must be an integer ≥ 1, got {slots!r}")
         if isinstance(transition, bool) or not isinstance(transition, (int, float)) or transition < 0:
             raise ValueError(f"transition must be a number of seconds ≥ 0, got {transition!r}")
         self.slots, self.transition = slots, transition
+        self.undo_attempts, self.undo_backoff = undo_attempts, undo_backoff
         self.history: list[dict] = [] if history is None else history   # the durable part
         self.up, self.transitions, self.busy = False, 0, 0.0
         self.restart(workflows)
@@ -259,7 +297,7 @@ class Engine(EngineQueries):
                 self._append(instance_id, "transition failed", None, str(exc))
 
     def _decide(self, r: Replayed) -> None:
-        if r.status in (COMPLETED, FAILED):
+        if r.status in ENDS:
             return
         workflow = self.versions[r.version]
         expected = [s.name for s in workflow.all_steps]
@@ -269,11 +307,15 @@ class Engine(EngineQueries):
                 raise NonDeterminism(f"{r.id}: its history ran {name!r} as step {k + 1}, the "
                                      f"deployed {workflow.name} (version {r.version}) has "
                                      f"{there} there")
+        undos = getattr(workflow, "compensations", {})     # a saga's undos (lesson 04)
+        if r.status == COMPENSATING:
+            return self._compensate(r, undos)
         for entry in workflow.steps:
             members = entry.steps if isinstance(entry, Parallel) else (entry,)
             if failed := [s.name for s in members if s.name in r.failed]:
                 error = f"step {failed[0]!r} failed: {r.failed[failed[0]]}"
-                return self._append(r.id, FAILED, entry.name, error)
+                ended = COMPENSATING if set(undos) & set(r.scheduled) else FAILED
+                return self._append(r.id, ended, entry.name, error)
             todo = [s for s in members if s.name not in r.results]
             for step in todo:
                 self._dispatch(r, step)
@@ -292,24 +334,42 @@ class Engine(EngineQueries):
             return                                     # a call or a timer is running for it
         if signal is None:
             self._append(r.id, "step scheduled", step.name, f"attempt {r.attempts.get(step.name, 0) + 1}")
-            self._busy[r.id, step.name] = call = self._spawn(self._call(r.id, step))
-            self._calls[call] = None
-            call.add_done_callback(lambda done: self._calls.pop(done, None))
+            self._launch((r.id, step.name), self._call(r.id, step))
         else:
             if step.name not in r.attempts:
                 self._append(r.id, "step scheduled", step.name, f"timer {step.fn.timeout:g} s")
             due = r.since.get(step.name, now()) + step.fn.timeout
             self._busy[r.id, step.name] = self._spawn(self._timer(r.id, step.name, due))
 
-    async def _call(self, instance_id: str, step: Step) -> None:
+    def _compensate(self, r: Replayed, undos: dict) -> None:
+        """One undo at a time, most recent step first; retried after a backoff, then parked."""
+        if (step := r.next_undo(undos)) is None:
+            return self._append(r.id, COMPENSATED, None, "undid " + ", ".join(r.undone))
+        if (r.id, f"undo {step}") in self._busy:
+            return                                     # its call (or its backoff) is running
+        if len(errors := r.undo_errors.get(step, [])) >= self.undo_attempts:
+            return self._append(r.id, PARKED, f"undo {step}", f"undo {step}: {errors[-1]}")
+        delay = self.undo_backoff * 2 ** (len(errors) - 1) if errors else 0.0
+        self._append(r.id, "compensation scheduled", step,
+                     f"attempt {len(errors) + 1}" + (f", after {delay:g} s" if delay else ""))
+        self._launch((r.id, f"undo {step}"), self._call(r.id, Step(step, undos[step]), "compensation", delay))
+
+    def _launch(self, key: tuple, coro) -> None:      # a call, awaited by stop(drain=True)
+        self._busy[key] = call = self._spawn(coro)
+        self._calls[call] = None
+        call.add_done_callback(lambda done: self._calls.pop(done, None))
+
+    async def _call(self, instance_id: str, step: Step, kind: str = "step", delay: float = 0.0) -> None:
+        if delay:
+            await asyncio.sleep(delay)                 # a compensation's backoff
         caller.set(instance_id)                        # the services record who called
         try:
             value = await step.fn(self.replay(instance_id))
         except Exception as exc:
-            self._append(instance_id, "step failed", step.name, f"{type(exc).__name__}: {exc}")
+            self._append(instance_id, f"{kind} failed", step.name, f"{type(exc).__name__}: {exc}")
         else:
-            self._append(instance_id, "step completed", step.name, str(value), value=value)
-        self._busy.pop((instance_id, step.name), None)
+            self._append(instance_id, f"{kind} completed", step.name, str(value), value=value)
+        self._busy.pop((instance_id, step.name if kind == "step" else f"undo {step.name}"), None)
 
     async def _timer(self, instance_id: str, step: str, due: float) -> None:
         await asyncio.sleep(max(0.0, due - now()))
@@ -331,9 +391,9 @@ class Engine(EngineQueries):
         self._events.setdefault(instance_id, []).append(e)
         if event == "started":
             self._open[instance_id] = None
-        elif event in (COMPLETED, FAILED, "transition failed") and instance_id in self._open:
+        elif event in (*ENDS, "transition failed") and instance_id in self._open:
             del self._open[instance_id]
             if not self._open:
                 self._idle.set()
-        if event not in (COMPLETED, FAILED, "step scheduled", "transition failed"):
+        if event not in (*ENDS, "step scheduled", "compensation scheduled", "transition failed"):
             self._enqueue(instance_id)

@@ -536,7 +536,7 @@ async def registration_trial(n: int = 20, *, invalid: float = 0.0, faults: Fault
     return orch, (users, emails, profiles)
 
 
-# %% notebooks/04_compensation.ipynb · cell 53
+# %% notebooks/04_compensation.ipynb · cell 57
 def _kept(service, operation: str) -> dict[str, Any]:
     """{caller: answer} for the `operation` requests a service with `keep_answers` did."""
     suffix = f"/{operation}"

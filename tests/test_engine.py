@@ -255,3 +255,127 @@ def test_the_history_does_not_depend_on_the_hash_seed():
                               cwd=__file__.rsplit("/tests/", 1)[0]).stdout
                for seed in ("1", "2", "3")}
     assert len(outputs) == 1
+
+
+# -- compensation: a saga on the engine (lesson 04's saga(...), durable) ------------------------
+def saga_flow(log, *, fail_undo=None, undo_seconds=0.1):
+    """Three steps, each with an undo that logs itself; the third step fails."""
+    from sagalab.saga import saga
+
+    def undo(name):
+        async def fn(instance):
+            await asyncio.sleep(undo_seconds)
+            if fail_undo == name:
+                raise RuntimeError(f"undo {name} broke")
+            log.append((instance.id, f"undo {name}"))
+            return f"{name} undone"
+        return fn
+    workflow = flow(sleeper("a", 0.1), sleeper("b", 0.1), failing("c", 0.1))
+    return saga(workflow, {name: undo(name) for name in ("a", "b", "c")})
+
+
+def test_a_failed_saga_is_compensated_in_reverse_order_in_the_history():
+    log = []
+
+    async def main():
+        engine = Engine(saga_flow(log))
+        instance_id = engine.start({})
+        await engine.wait()
+        return engine, instance_id
+    engine, instance_id = run(main())
+    r = engine.replay(instance_id)
+    assert r.status == "compensated" and r.ended is not None
+    assert "'c' failed" in r.error                        # the step's error is kept
+    assert [what for _, what in log] == ["undo c", "undo b", "undo a"]
+    events = engine.history_frame(instance_id)
+    undo_events = events[events.event.str.startswith("compensation")]
+    assert list(undo_events.event) == ["compensation scheduled", "compensation completed"] * 3
+    assert list(undo_events.step) == ["c", "c", "b", "b", "a", "a"]
+    assert engine.table().status.tolist() == ["compensated"]
+
+
+def test_a_workflow_without_compensations_still_fails():
+    async def main():
+        engine = Engine(flow(sleeper("a", 0.1), failing("b", 0.1)))
+        instance_id = engine.start({})
+        await engine.wait()
+        return engine.status(instance_id)
+    assert run(main())["status"] == "failed"
+
+
+def test_a_crash_mid_compensation_is_finished_after_restart():
+    log = []
+
+    async def main():
+        engine = Engine(saga_flow(log, undo_seconds=1.0))
+        instance_id = engine.start({})
+        await asyncio.sleep(1.5)                          # steps done by ~0.3 s, undo c running
+        await engine.stop()
+        at_crash = engine.replay(instance_id)
+        await asyncio.sleep(2)
+        engine.restart()
+        await engine.wait()
+        return engine, instance_id, at_crash
+    engine, instance_id, at_crash = run(main())
+    assert at_crash.status == "compensating" and at_crash.current_step == "undo b"
+    assert list(at_crash.undone) == ["c"]
+    r = engine.replay(instance_id)
+    assert r.status == "compensated" and list(r.undone) == ["c", "b", "a"]
+    assert [what for _, what in log] == ["undo c", "undo b", "undo a"]
+    b_attempts = [e["detail"] for e in engine.history
+                  if e["event"] == "compensation scheduled" and e["step"] == "b"]
+    assert b_attempts == ["attempt 1", "attempt 1"]       # dispatched again: undos are idempotent
+
+
+def test_a_restarted_engine_from_the_history_alone_finishes_the_compensation():
+    log = []
+
+    async def main():
+        first = Engine(saga_flow(log, undo_seconds=1.0))
+        instance_id = first.start({})
+        await asyncio.sleep(1.5)
+        await first.stop()
+        second = Engine(saga_flow(log, undo_seconds=1.0), history=first.history)
+        await second.wait()
+        return second.status(instance_id)
+    assert run(main())["status"] == "compensated"
+    assert [what for _, what in log] == ["undo c", "undo b", "undo a"]
+
+
+def test_a_compensation_that_keeps_failing_parks_the_instance_after_its_attempts():
+    log = []
+
+    async def main():
+        engine = Engine(saga_flow(log, fail_undo="b"), undo_attempts=3, undo_backoff=0.5)
+        instance_id = engine.start({})
+        await engine.wait()
+        return engine, instance_id
+    engine, instance_id = run(main())
+    r = engine.replay(instance_id)
+    assert r.status == "parked" and r.current_step == "undo b"
+    assert [what for _, what in log] == ["undo c"]        # stopped at b: a is not undone
+    assert len(r.undo_errors["b"]) == 3 and "undo b broke" in r.undo_errors["b"][-1]
+    scheduled = [e for e in engine.history if e["event"] == "compensation scheduled" and e["step"] == "b"]
+    assert [e["detail"] for e in scheduled] == ["attempt 1", "attempt 2, after 0.5 s",
+                                                "attempt 3, after 1 s"]
+    parked = engine.history_frame(instance_id).iloc[-1]
+    assert parked.event == "parked" and "undo b: RuntimeError: undo b broke" in parked.detail
+
+
+def test_a_compensation_that_fails_once_is_retried_and_succeeds():
+    log, calls = [], []
+
+    async def flaky(instance):
+        calls.append(now())
+        if len(calls) == 1:
+            raise RuntimeError("blip")
+        log.append("undo a")
+
+    async def main():
+        from sagalab.saga import saga
+        engine = Engine(saga(flow(sleeper("a", 0.1), failing("b", 0.1)), {"a": flaky}))
+        instance_id = engine.start({})
+        await engine.wait()
+        return engine.status(instance_id)
+    assert run(main())["status"] == "compensated"
+    assert log == ["undo a"] and calls[1] - calls[0] >= 0.5
