@@ -26,7 +26,7 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 STAMP = VENV / ".sagalab-installed"
-EXTRAS = "test"   # the test extra is small; one environment serves learners and tests
+EXTRAS = "test,beyond,site,instructor"   # one environment serves learners, tests and instructors
 
 
 def say(message: str) -> None:
