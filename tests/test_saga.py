@@ -679,3 +679,72 @@ def test_the_orchestrated_order_saga_compensates_a_declined_card_and_missing_sto
 @given(plan=small_order_plans)
 def test_small_budgets_leave_orders_stuck_but_never_without_a_flag(plan):
     assert check_small_order_plan(plan) == []
+
+
+# -- the saga deadline (lesson 04b, section 13) -------------------------------------------------
+
+from sagalab.saga import PivotShipmentService, SagaDeadline  # noqa: E402
+
+DEADLINE_TRIAL = dict(n=20, stock={"book": 99, "lamp": 99},
+                      outages=(("Shipment Service", 0.5, 2.5), ("Inventory Service", 1.0, 1.5)))
+
+
+def harmed(outcomes):
+    """Orders shipped while their money was refunded or their stock released."""
+    return outcomes[outcomes.shipped & ~(outcomes.paid & outcomes["holds stock"])].order.tolist()
+
+
+def test_a_naive_saga_deadline_compensates_orders_the_pivot_then_ships():
+    bus, flow = run(order_trial(**DEADLINE_TRIAL, deadline=1.0, ask_the_pivot=False), seed=2)
+    assert harmed(order_outcomes(flow))
+    assert not any(e.topic == "OrderExpired" for e in bus.log)
+
+
+def test_a_pivot_aware_deadline_harms_no_order_and_ends_every_one():
+    for seed in range(4):
+        bus, flow = run(order_trial(**DEADLINE_TRIAL, deadline=1.0), seed=seed)
+        outcomes = order_outcomes(flow)
+        assert harmed(outcomes) == [] and orders_not_ended(flow) == []
+        assert set(outcomes.outcome) <= {"completed", "cancelled"}
+        expired = {e.payload["order_id"] for e in bus.log if e.topic == "OrderExpired"}
+        granted = {e.payload["order_id"] for e in bus.log if e.topic == "OrderFailed"}
+        refused = {r["order"] for r in flow.shipments.refused}
+        assert granted == flow.shipments.closed and expired == granted | refused
+        assert not refused & granted
+
+
+def test_without_a_deadline_the_same_outage_only_delays():
+    _, flow = run(order_trial(**DEADLINE_TRIAL, semantic_lock=True), seed=2)
+    assert set(order_outcomes(flow).outcome) == {"completed"}
+
+
+def test_the_pivot_refuses_an_expiry_once_the_shipment_has_begun():
+    async def main():
+        async with Bus() as bus:
+            shipments = PivotShipmentService(bus)
+            facts = {"order_id": "order-0001", "customer": "c@example.com"}
+            for topic in ("PaymentProcessed", "InventoryReserved"):
+                await bus.publish(topic, facts, key="order-0001")
+            await asyncio.sleep(0)                  # the join runs; the shipment begins
+            await bus.publish("OrderExpired", {**facts, "reason": "deadline"}, key="order-0001")
+            await bus.drain()
+        return bus, shipments
+    bus, shipments = run(main(), seed=1)
+    assert [r["order"] for r in shipments.refused] == ["order-0001"]
+    assert "order-0001" in shipments.shipments
+    assert not any(e.topic == "OrderFailed" for e in bus.log)
+
+
+def test_a_saga_deadline_must_be_positive_and_a_duplicate_starts_no_second_clock():
+    async def main():
+        async with Bus() as bus:
+            flow = order_saga(bus, semantic_lock=True)
+            with pytest.raises(ValueError, match="positive number of seconds"):
+                SagaDeadline(bus, flow.orders, 0)
+            deadline = SagaDeadline(bus, flow.orders, 5.0)
+            facts = {"order_id": "order-0001", "customer": "c@example.com", "items": {}, "amount": 1}
+            for _ in range(2):
+                await bus.publish("OrderPlaced", facts, key="order-0001")
+            await bus.drain()
+            return len(deadline.timers)
+    assert run(main(), seed=1) == 1
