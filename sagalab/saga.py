@@ -94,6 +94,7 @@ __all__ = [
     "PATIENT",
     "PAYMENT_SETTLED",
     "PLACED",
+    "PivotShipmentService",
     "READY",
     "REFUNDING",
     "REFUSED",
@@ -104,6 +105,7 @@ __all__ = [
     "SETTLE",
     "STOCK",
     "STOCK_SETTLED",
+    "SagaDeadline",
     "SagaInventoryService",
     "SagaOrchestrator",
     "SagaOrderService",
@@ -804,12 +806,14 @@ class SagaOrderService(OrderService):
 
 
 def order_saga(bus, *, stock: dict[str, int] | None = None, declined_cards=(),
-               consumers: int = 1, semantic_lock: bool = False) -> OrderFlow:
+               consumers: int = 1, semantic_lock: bool = False,
+               pivot_decides: bool = False) -> OrderFlow:
     """Lesson 02's order flow on `bus`, with the saga participants: a payment can fail
     (`declined_cards`), stock can run short (`stock`), and each failure is compensated by the
     other side; the Order Service announces how each order ended. `semantic_lock=True`: orders
     go through a cancelling state (LOCKED_MOVES), and a participant that gives up announces
-    OrderFailed (`announce_give_up`, installed on the bus here)."""
+    OrderFailed (`announce_give_up`, installed on the bus here). `pivot_decides=True`: the
+    Shipment Service answers a saga deadline's OrderExpired (`PivotShipmentService`)."""
     if semantic_lock and bus is not None:
         bus.use(announce_give_up(bus), outermost=True)
     lock = {"semantic_lock": semantic_lock}
@@ -817,7 +821,8 @@ def order_saga(bus, *, stock: dict[str, int] | None = None, declined_cards=(),
                      SagaPaymentService(bus, declined_cards=declined_cards, consumers=consumers,
                                         **lock),
                      SagaInventoryService(bus, stock=stock, consumers=consumers, **lock),
-                     ShipmentService(bus, consumers=consumers),
+                     (PivotShipmentService if pivot_decides else ShipmentService)(
+                         bus, consumers=consumers),
                      NotificationService(bus, consumers=consumers))
 
 
@@ -846,13 +851,16 @@ STOCK = {"book": 1000, "lamp": 1000}
 async def order_trial(n: int = 20, *, declined: float = 0.0, stock: Mapping[str, int] = STOCK,
                       faults: FaultPlan | None = None, retry: RetryPolicy | None = None,
                       duplicates: float = 0.0, again: float = 0.0, outages: tuple = (),
-                      consumers: int = 1, every: float = 0.05, semantic_lock: bool = False):
+                      consumers: int = 1, every: float = 0.05, semantic_lock: bool = False,
+                      deadline: float | None = None, ask_the_pivot: bool = True):
     """The choreographed saga under fire: `n` orders (lesson 02's `sample_orders`), one every
     `every` s; each customer's card is declined with probability `declined`; `stock` may run
     short; `faults` attached to the Payment and Inventory services; handlers redelivered per
     `retry` (lesson 03's at-least-once delivery); a share `duplicates` of deliveries repeated
-    late (each again with probability `again`); `semantic_lock`: `order_saga`'s; `outages`: (group, t1, t2) windows in which a group takes no events. Waits until the
-    bus is drained; returns the bus and the flow."""
+    late (each again with probability `again`); `semantic_lock`: `order_saga`'s; `outages`:
+    (group, t1, t2) windows in which a group takes no events; `deadline`: a `SagaDeadline` of
+    that many seconds (with the semantic lock; `ask_the_pivot` as there). Waits until the bus
+    is drained; returns the bus and the flow."""
     async with Bus() as bus:
         if retry is not None:
             bus.use(redelivery(retry))
@@ -861,7 +869,10 @@ async def order_trial(n: int = 20, *, declined: float = 0.0, stock: Mapping[str,
         orders = sample_orders(n)
         cards = {o["customer"] for o in orders if rng().random() < declined}
         flow = order_saga(bus, stock=dict(stock), declined_cards=cards, consumers=consumers,
-                          semantic_lock=semantic_lock)
+                          semantic_lock=semantic_lock or deadline is not None,
+                          pivot_decides=deadline is not None and ask_the_pivot)
+        timer = (SagaDeadline(bus, flow.orders, deadline, ask_the_pivot=ask_the_pivot)
+                 if deadline is not None else None)
         if faults is not None:
             faults.attach(flow.payments)
             faults.attach(flow.inventory)
@@ -871,6 +882,8 @@ async def order_trial(n: int = 20, *, declined: float = 0.0, stock: Mapping[str,
             await flow.orders.place_order(**order)
             await asyncio.sleep(every)
         await asyncio.gather(*windows)
+        if timer is not None:
+            await timer.done()             # every order's deadline has passed (or fired)
         await bus.drain()
     return bus, flow
 
@@ -965,7 +978,9 @@ LOCKED_MOVES = {
              "OrderFailed": UNDOING},
     PAID: {**ORDER_MOVES[PAID], "InventoryUnavailable": REFUNDING, "OrderFailed": UNDOING},
     RESERVED: {**ORDER_MOVES[RESERVED], "PaymentFailed": RELEASING, "OrderFailed": UNDOING},
-    READY: ORDER_MOVES[READY],
+    # Paid and reserved is not yet shipped: a saga deadline the Shipment Service granted
+    # (section 13, SagaDeadline) can still fail the order before its pivot.
+    READY: {**ORDER_MOVES[READY], "OrderFailed": UNDOING},
     REFUNDING: {event: CANCELLED for event in PAYMENT_SETTLED},
     RELEASING: {event: CANCELLED for event in STOCK_SETTLED},
     UNDOING: {**{event: RELEASING for event in PAYMENT_SETTLED},
@@ -1059,3 +1074,75 @@ def orchestrated_order_outcomes(orch: SagaOrchestrator, flow: OrderFlow) -> pd.D
             flow.orders.state[order_id] = {COMPLETED: COMPLETED, COMPENSATED: CANCELLED}.get(
                 status, status)
     return order_outcomes(flow)
+
+
+# %% notebooks/04b_choreographed_saga.ipynb · cell 49
+class SagaDeadline:
+    """The Order Service's saga deadline: an order neither ended nor cancelling `after` seconds
+    after it was placed is given up, with the reason "deadline".
+
+    `ask_the_pivot=False` (naive): announce OrderFailed, so every participant compensates,
+    even for an order whose shipment is being made. `ask_the_pivot=True`: announce
+    OrderExpired, which only the pivot's owner answers (`PivotShipmentService`). `expired`
+    records each deadline that fired: time, order, the Order Service's state then.
+    """
+
+    def __init__(self, bus, orders: SagaOrderService, after: float, *, ask_the_pivot: bool = True):
+        if not after > 0:
+            raise ValueError(f"a saga deadline must be a positive number of seconds, got {after!r}")
+        self.bus, self.orders, self.after, self.ask_the_pivot = bus, orders, after, ask_the_pivot
+        self.timers: dict[str, asyncio.Task] = {}     # order id -> its deadline
+        self.expired: list[dict] = []
+        bus.subscribe("OrderPlaced", self.on_order_placed, group="Order Service deadline")
+
+    async def on_order_placed(self, event) -> None:
+        order_id = event.payload["order_id"]
+        if order_id not in self.timers:                # a duplicate starts no second clock
+            self.timers[order_id] = asyncio.create_task(self.expire(event))
+
+    async def expire(self, event) -> None:
+        await asyncio.sleep(self.after)
+        order_id = event.payload["order_id"]
+        state = self.orders.state.get(order_id, PLACED)
+        if state in (COMPLETED, CANCELLED) or state.startswith("cancelling"):
+            return                                     # ended, or already being undone
+        self.expired.append({"time": now(), "order": order_id, "state": state})
+        await self.bus.publish("OrderExpired" if self.ask_the_pivot else "OrderFailed", {
+            "order_id": order_id, "customer": event.payload["customer"],
+            "reason": f"deadline: not completed within {self.after:g} s"},
+            key=event.key, source="Order Service")
+
+    async def done(self) -> None:
+        """Wait until every order's deadline has passed."""
+        await asyncio.gather(*self.timers.values())
+
+
+class PivotShipmentService(ShipmentService):
+    """The Shipment Service as the owner of the saga's pivot. An OrderExpired is a request:
+    granted if no shipment has begun (the order is closed to shipping, a tombstone, and
+    OrderFailed announced), refused otherwise (recorded in `refused`; the order goes on)."""
+
+    def __init__(self, bus=None, **options):
+        self.begun: set[str] = set()     # orders whose shipment has begun: past the pivot
+        self.closed: set[str] = set()    # orders the deadline took: never ship them
+        self.refused: list[dict] = []
+        super().__init__(bus, **options)
+        self.react("OrderExpired", self.on_order_expired)
+
+    async def on_prerequisite(self, event) -> None:
+        if event.payload["order_id"] not in self.closed:
+            await super().on_prerequisite(event)
+
+    async def create_shipment(self, order_id: str, customer: str) -> str:
+        self.begun.add(order_id)         # at the join, before any await: the pivot is passed
+        return await super().create_shipment(order_id, customer)
+
+    async def on_order_expired(self, event) -> None:
+        order_id = event.payload["order_id"]
+        if order_id in self.begun:
+            self.refused.append({"time": now(), "order": order_id})
+            return
+        self.closed.add(order_id)
+        await self.publish("OrderFailed", {"order_id": order_id,
+                                           "customer": event.payload["customer"],
+                                           "reason": event.payload["reason"]}, key=event.key)
