@@ -62,6 +62,7 @@ __all__ = [
     "DEAD",
     "DELIVERY_LIMIT",
     "DeadLetter",
+    "DeadLetterQueries",
     "DeadLetterQueue",
     "HANDLED",
     "HOLD",
@@ -240,10 +241,88 @@ class AttemptLog(Attempts):
 
 
 # %% notebooks/05_dead_letters.ipynb · cell 10
+class DeadLetterQueries:
+    """The questions a dead-letter queue answers, over what `DeadLetterQueue` records: its
+    `letters` (id -> DeadLetter), `attempts` (every delivery attempt) and `changes` (time,
+    group, +1 per letter). Nothing here changes the queue."""
+
+    def __len__(self) -> int:
+        """Letters in the queue now (status `dead`)."""
+        return sum(letter.status == DEAD for letter in self.letters.values())
+
+    def frame(self, letters: Iterable[DeadLetter] | None = None, *,
+              status: str | None = DEAD) -> pd.DataFrame:
+        """The queue as a table, one row per letter: the letters given, or all with `status`
+        (default: those in the queue now; None: every letter ever), in the order they first
+        died."""
+        if letters is None:
+            letters = [l for l in self.letters.values() if status in (None, l.status)]
+        rows = [{"id": l.id, "event": l.event, "topic": l.topic, "key": l.key, "group": l.group,
+                 "subscription": l.subscription, "reason": l.reason, "attempts": l.attempts,
+                 "first_failure": l.first_failure, "last_failure": l.last_failure,
+                 "dead_lettered": l.time, "count": l.count, "redrives": len(l.redrives),
+                 "status": l.status, "error_type": l.error_type, "error": l.error,
+                 "payload": dict(l.envelope.payload)} for l in letters]
+        return pd.DataFrame(rows, columns=[
+            "id", "event", "topic", "key", "group", "subscription", "reason", "attempts",
+            "first_failure", "last_failure", "dead_lettered", "count", "redrives", "status",
+            "error_type", "error", "payload"])
+
+    def find(self, key: str, *, status: str | None = None) -> pd.DataFrame:
+        """Every letter about `key` ("order-0042"), in every subscription's queue: the first
+        place to look when someone asks why that order is stuck."""
+        return self.frame([l for l in self.letters.values()
+                           if l.key == key and status in (None, l.status)])
+
+    def growth(self, by: str | None = "group") -> pd.DataFrame:
+        """Letters in the queue over time, from 0 at time 0: one row per change, per group
+        (`by="group"`) or for the whole bus (`by=None`, group "all")."""
+        sizes: dict[str, int] = {}
+        rows = []
+        for time, group, change in self.changes:
+            name = group if by == "group" else "all"
+            if name not in sizes:
+                sizes[name] = 0
+                rows.append({"time": 0.0, "group": name, "size": 0})
+            sizes[name] += change
+            rows.append({"time": time, "group": name, "size": sizes[name]})
+        return pd.DataFrame(rows, columns=["time", "group", "size"])
+
+    def history(self, letter_id: str) -> pd.DataFrame:
+        """Everything that happened to one dead letter's event in its subscription, in order:
+        published, each delivery attempt, each dead-lettering, each redrive."""
+        letter = self.letters[letter_id]
+        env = letter.envelope
+        rows = [(env.time, "published", f"{env.topic} by {env.source or 'outside'}")]
+        attempts = iter(self.attempts.of(f"{letter.subscription}/{letter.event}"))
+
+        def delivered(a):
+            outcome = "ok" if a.error is None else f"{a.error} → {a.verdict}"
+            if a.delay is not None:
+                outcome += f", next in {a.delay:.3f} s"
+            rows.append((a.start, f"delivery {a.attempt}", outcome))
+
+        # One life per death: its attempts, the death, then the redrive that started the next.
+        for life, death in enumerate(letter.deaths):
+            for _ in range(death["attempts"]):
+                delivered(next(attempts))
+            rows.append((death["time"], "dead-lettered",
+                         f"{death['reason']} after {death['attempts']} attempt(s): {death['error']}"))
+            if life < len(letter.redrives):
+                rows.append((letter.redrives[life], "redriven",
+                             f"back on {letter.subscription}'s queue"))
+        for a in attempts:                   # the life after the last redrive, if any
+            delivered(a)
+        if letter.handled_at is not None:
+            rows.append((letter.handled_at, "handled", "the redrive worked"))
+        return pd.DataFrame(rows, columns=["time", "what", "detail"])
+
+
+# %% notebooks/05_dead_letters.ipynb · cell 12
 Validator = Callable[[Mapping[str, Any]], "list[str] | str | None"]
 
 
-class DeadLetterQueue:
+class DeadLetterQueue(DeadLetterQueries):
     """Dead-letter queues for every subscription of one bus: bus middleware.
 
     The contract:
@@ -263,6 +342,7 @@ class DeadLetterQueue:
     * `retention=n` (default: the run's) keeps about the newest n letters, outcomes and
       attempts; an older letter expires, as one does in an SQS dead-letter queue after its
       `MessageRetentionPeriod`.
+    * What you can ask it (`len`, `frame`, `find`, `growth`, `history`): `DeadLetterQueries`.
     """
 
     def __init__(self, validators: Mapping[str, Validator] | None = None, *,
@@ -384,80 +464,8 @@ class DeadLetterQueue:
         except RuntimeError:              # plain asyncio, outside a sagalab run
             return f"dl-{next(self._ids):04d}"
 
-    # -- inspection ----------------------------------------------------------------------------
-    def __len__(self) -> int:
-        """Letters in the queue now (status `dead`)."""
-        return sum(letter.status == DEAD for letter in self.letters.values())
 
-    def frame(self, letters: Iterable[DeadLetter] | None = None, *,
-              status: str | None = DEAD) -> pd.DataFrame:
-        """The queue as a table, one row per letter: the letters given, or all with `status`
-        (default: those in the queue now; None: every letter ever), in the order they first
-        died."""
-        if letters is None:
-            letters = [l for l in self.letters.values() if status in (None, l.status)]
-        rows = [{"id": l.id, "event": l.event, "topic": l.topic, "key": l.key, "group": l.group,
-                 "subscription": l.subscription, "reason": l.reason, "attempts": l.attempts,
-                 "first_failure": l.first_failure, "last_failure": l.last_failure,
-                 "dead_lettered": l.time, "count": l.count, "redrives": len(l.redrives),
-                 "status": l.status, "error_type": l.error_type, "error": l.error,
-                 "payload": dict(l.envelope.payload)} for l in letters]
-        return pd.DataFrame(rows, columns=[
-            "id", "event", "topic", "key", "group", "subscription", "reason", "attempts",
-            "first_failure", "last_failure", "dead_lettered", "count", "redrives", "status",
-            "error_type", "error", "payload"])
-
-    def find(self, key: str, *, status: str | None = None) -> pd.DataFrame:
-        """Every letter about `key` ("order-0042"), in every subscription's queue: the first
-        place to look when someone asks why that order is stuck."""
-        return self.frame([l for l in self.letters.values()
-                           if l.key == key and status in (None, l.status)])
-
-    def growth(self, by: str | None = "group") -> pd.DataFrame:
-        """Letters in the queue over time, from 0 at time 0: one row per change, per group
-        (`by="group"`) or for the whole bus (`by=None`, group "all")."""
-        sizes: dict[str, int] = {}
-        rows = []
-        for time, group, change in self.changes:
-            name = group if by == "group" else "all"
-            if name not in sizes:
-                sizes[name] = 0
-                rows.append({"time": 0.0, "group": name, "size": 0})
-            sizes[name] += change
-            rows.append({"time": time, "group": name, "size": sizes[name]})
-        return pd.DataFrame(rows, columns=["time", "group", "size"])
-
-    def history(self, letter_id: str) -> pd.DataFrame:
-        """Everything that happened to one dead letter's event in its subscription, in order:
-        published, each delivery attempt, each dead-lettering, each redrive."""
-        letter = self.letters[letter_id]
-        env = letter.envelope
-        rows = [(env.time, "published", f"{env.topic} by {env.source or 'outside'}")]
-        attempts = iter(self.attempts.of(f"{letter.subscription}/{letter.event}"))
-
-        def delivered(a):
-            outcome = "ok" if a.error is None else f"{a.error} → {a.verdict}"
-            if a.delay is not None:
-                outcome += f", next in {a.delay:.3f} s"
-            rows.append((a.start, f"delivery {a.attempt}", outcome))
-
-        # One life per death: its attempts, the death, then the redrive that started the next.
-        for life, death in enumerate(letter.deaths):
-            for _ in range(death["attempts"]):
-                delivered(next(attempts))
-            rows.append((death["time"], "dead-lettered",
-                         f"{death['reason']} after {death['attempts']} attempt(s): {death['error']}"))
-            if life < len(letter.redrives):
-                rows.append((letter.redrives[life], "redriven",
-                             f"back on {letter.subscription}'s queue"))
-        for a in attempts:                   # the life after the last redrive, if any
-            delivered(a)
-        if letter.handled_at is not None:
-            rows.append((letter.handled_at, "handled", "the redrive worked"))
-        return pd.DataFrame(rows, columns=["time", "what", "detail"])
-
-
-# %% notebooks/05_dead_letters.ipynb · cell 12
+# %% notebooks/05_dead_letters.ipynb · cell 14
 def conservation(bus: Bus, dlq: DeadLetterQueue) -> dict:
     """Nothing lost: after `await bus.drain()`, every delivery due -- each published event,
     once per consumer group subscribed to its topic -- ended handled or dead-lettered, and
@@ -495,7 +503,7 @@ def conservation(bus: Bus, dlq: DeadLetterQueue) -> dict:
             "in flight": in_flight, "balanced": not problems, "problems": problems}
 
 
-# %% notebooks/05_dead_letters.ipynb · cell 14
+# %% notebooks/05_dead_letters.ipynb · cell 16
 class Requeued(Exception):
     """Raised by `retry_later`: the delivery failed and went to the back of the queue; the
     dead-letter queue records it as waiting, not as an outcome."""
@@ -632,7 +640,7 @@ async def redrive(dlq: DeadLetterQueue, select: Selector = None, *, rate: float 
     return dlq.frame(moved)
 
 
-# %% notebooks/05b_redrive_outbox.ipynb · cell 35
+# %% notebooks/05b_redrive_outbox.ipynb · cell 38
 SKIPPED = "skipped"                  # a step a person chose to skip
 ACTIONS = ("retry", "skip", "compensate")
 HOLD, COMPENSATE = "hold", "compensate"
