@@ -50,7 +50,7 @@ def shop(bus, orders=OrderService, consumers=1):
                      NotificationService(bus, consumers=consumers))
 
 
-# %% notebooks/05_dead_letters.ipynb · cell 23
+# %% notebooks/05_dead_letters.ipynb · cell 25
 class OrderServiceV2(OrderService):
     # Lesson 02's Order Service, with the release that renamed `customer` while `buggy` is on.
 
@@ -80,7 +80,7 @@ def validate_order_placed(payload) -> list[str]:
     return problems
 
 
-# %% notebooks/05_dead_letters.ipynb · cell 34
+# %% notebooks/05_dead_letters.ipynb · cell 36
 SEEDS = range(1, 11)                 # ten seeds for every comparison below
 
 

@@ -25,7 +25,7 @@ from sagalab.bus import Bus, Envelope
 __all__ = ["Crash", "Database", "Inbox", "OUTBOX_ID", "OutboxRow", "Relay"]
 
 
-# %% notebooks/05b_redrive_outbox.ipynb · cell 29
+# %% notebooks/05b_redrive_outbox.ipynb · cell 32
 OUTBOX_ID = "outbox-id"     # the header that carries a row's id through the broker
 
 
