@@ -24,9 +24,18 @@ module                 built in
 ``stuckshop``          06: the stuck-order scenario both tracing parts use
 ``lag``                06b: consumer lag and oldest-event age, alert rules
 ``load``               07 and 07b: open and closed loops, capacity, intervals, MVA
+``hybrid``             08: orchestrate inside a bounded context, choreograph between
+``migration``          08b: strangler fig, canary, parallel run, interception, branch by
+                       abstraction, dual write vs outbox vs change data capture
+``durable``            09: a durable journal in SQLite, code replay, the determinism check
+``temporal_flows``     09: lesson 04's saga on Temporal: workflows, activities, a worker
+``streams``            09b: the order flow on Redis Streams, claims and a dead-letter stream
+``controlroom``        10 capstone: one workload, three designs, faults and load on controls
 =====================  ==================================================================
 
 Support code, imported by lessons and labs but not built in them: ``checks`` (lab check
-cells), ``plots`` (plotly figures), ``prose`` (Markdown stated from computed values). Authoring tools live in ``sagalab.authoring``.
+cells), ``plots`` (plotly figures), ``prose`` (Markdown stated from computed values),
+``servers`` (real servers for lesson 09: Redis and the Temporal dev server on 127.0.0.1).
+Authoring tools live in ``sagalab.authoring``.
 """
 __version__ = "0.1.0"   # as in pyproject.toml

@@ -215,5 +215,15 @@ def start_temporal(db_path: str | os.PathLike, timeout: float = 30.0,
     argv = [binary, "server", "start-dev", "--headless", "--ip", LOOPBACK, "--port", str(port),
             "--http-port", str(free_port()), "--metrics-port", str(free_port()),
             "--db-filename", str(db_path), "--namespace", namespace, "--log-level", "error"]
-    return Server("temporal", argv, port=port, timeout=timeout, ready=lambda: _port_open(port),
-                  db_path=str(db_path))
+    return Server("temporal", argv, port=port, timeout=timeout,
+                  ready=lambda: _temporal_healthy(binary, port), db_path=str(db_path))
+
+
+def _temporal_healthy(binary: str, port: int) -> bool:
+    # The frontend accepts TCP connections a moment before it answers gRPC (a client that
+    # connects then can be reset): ask the cluster's health service, as `temporal` does.
+    if not _port_open(port):
+        return False
+    check = subprocess.run([binary, "operator", "cluster", "health", "--address",
+                            f"{LOOPBACK}:{port}"], capture_output=True, timeout=10)
+    return check.returncode == 0
