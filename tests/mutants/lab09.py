@@ -1,4 +1,4 @@
-"""Wrong answers for lab 09 (beyond one machine: the durable journal)."""
+"""Wrong answers for lab 09 (beyond one machine: the durable journal; a Redis sweeper)."""
 from mutants import Mutant
 
 MUTANTS = [
@@ -24,4 +24,30 @@ MUTANTS = [
            'if ctx.patched("sms-receipt"):', 'if not ctx.patched("sms-receipt"):'),
     Mutant("Exercise 2", "'am I replaying?' asked instead of the patch (no marker)",
            'if ctx.patched("sms-receipt"):', "if not ctx.replaying:"),
+
+    # Exercise 3 — a sweeper that looks before it claims
+    Mutant("Exercise 3", "claims first, counts afterwards (lesson 09b's XAUTOCLAIM habit): a delivery past the limit",
+           "if deliveries >= limit:", "if deliveries > limit:"),
+    Mutant("Exercise 3", "no paging: only the first `count` pending entries looked at in a pass",
+           'while rows := await client.xpending_range(stream, group, min=start, max="+", count=count):',
+           'if rows := await client.xpending_range(stream, group, min=start, max="+", count=count):'),
+    Mutant("Exercise 3", "a ValueError retried like any other error (bad dates never get better)",
+           "            except ValueError as error:                     # bad input: no retry helps\n"
+           "                await dead_letter(entry_id, fields, REJECTED, deliveries + 1, error)\n"
+           "                continue\n", ""),
+    Mutant("Exercise 3", "the claim not counted as a delivery (attempts one short)",
+           "REJECTED, deliveries + 1, error", "REJECTED, deliveries, error"),
+    Mutant("Exercise 3", "dead-lettered but never acknowledged (the original stays pending)",
+           "            tx.xack(stream, group, entry_id)\n", ""),
+    Mutant("Exercise 3", "acknowledged before the handler runs (at-most-once: a failure is lost)",
+           "            fields = claimed[0][1]\n            try:\n",
+           "            fields = claimed[0][1]\n            await client.xack(stream, group, entry_id)\n"
+           "            try:\n"),
+    Mutant("Exercise 3", "an entry deleted while pending dropped silently",
+           "            if not claimed:                                 # deleted while pending\n"
+           "                await dead_letter(entry_id, {}, DELETED, deliveries)\n",
+           "            if not claimed:                                 # deleted while pending\n"),
+    Mutant("Exercise 3", "the letter written without the original's fields",
+           "await dead_letter(entry_id, found[0][1], DELIVERY_LIMIT, deliveries)",
+           "await dead_letter(entry_id, {}, DELIVERY_LIMIT, deliveries)"),
 ]
