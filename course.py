@@ -5,6 +5,7 @@
     python3 course.py check [lab01]  # check your labs in a fresh kernel, one line per exercise
     python3 course.py test           # set up .venv if needed, run the whole test suite
     python3 course.py build          # authors: notebooks -> package, re-execute notebooks, labs
+    python3 course.py site           # the course as a website: _build/html/index.html (offline)
 
 Needs only Python 3.11+ (Linux, macOS or Windows). The environment lives in .venv/ beside this
 file; it is (re)installed only when pyproject.toml or constraints.txt changed since last time.
@@ -158,8 +159,14 @@ def build(args: list[str]) -> int:
     return 0
 
 
+def site(args: list[str]) -> int:
+    # Jupyter Book 1 from the committed, executed notebooks (nothing re-executed), warnings as
+    # errors; the table of contents is written from the notebooks and labs present.
+    return run(str(PYTHON), "-m", "sagalab.authoring.sitebuild", *args)
+
+
 def main(argv: list[str]) -> int:
-    commands = {"lab": lab, "check": check, "test": test, "build": build}
+    commands = {"lab": lab, "check": check, "test": test, "build": build, "site": site}
     if not argv or argv[0] not in commands:
         print(__doc__)
         return 2

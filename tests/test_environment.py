@@ -1,9 +1,12 @@
-"""The two install routes (pip via course.py, conda via environment.yml) install the same set."""
+"""The two install routes (pip via course.py, conda/Binder via environment.yml) install the same
+course, extras and exact versions; constraints.txt pins everything."""
 import re
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,34 +22,89 @@ def pyproject_dependencies() -> set[str]:
     return names(project["dependencies"] + extras)
 
 
-def environment_yml_dependencies() -> tuple[set[str], list[str]]:
-    """Conda packages, and the pip lines (which must install the course itself)."""
-    conda, pip, in_pip = [], [], False
-    text = (ROOT / "environment.yml").read_text()
-    for line in text.split("\ndependencies:", 1)[1].splitlines():
-        item = re.match(r"^(\s*)-\s+(.+?)\s*(#.*)?$", line)
-        if re.match(r"^\s*-\s*pip:\s*$", line):
-            in_pip = True
-        elif item and in_pip and len(item.group(1)) > 2:
-            pip.append(item.group(2))
-        elif item:
-            in_pip = False
-            conda.append(item.group(2))
-    return names(conda) - {"python", "pip"}, pip
+def environment_yml() -> tuple[list[str], list[str]]:
+    """environment.yml's conda packages, and its pip lines."""
+    spec = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = [d for d in spec["dependencies"] if isinstance(d, str)]
+    pip = [line for d in spec["dependencies"] if isinstance(d, dict) for line in d.get("pip", [])]
+    return conda, pip
 
 
-def test_environment_yml_and_pyproject_list_the_same_dependencies():
-    conda, _ = environment_yml_dependencies()
-    ours = pyproject_dependencies()
-    assert conda == ours, (f"only in environment.yml: {sorted(conda - ours)}; "
-                           f"only in pyproject.toml: {sorted(ours - conda)}")
+def constraints() -> dict[str, str]:
+    """constraints.txt as {normalised name: exact version}."""
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"constraints.txt: {line!r} is not an exact pin (name==version)"
+            pins[name.strip().lower().replace("_", "-")] = version.strip()
+    return pins
 
 
-def test_environment_yml_uses_conda_forge_and_installs_the_course_with_pip():
-    text = (ROOT / "environment.yml").read_text()
-    assert re.search(r"channels:\s*\n\s*-\s*conda-forge", text)
-    _, pip = environment_yml_dependencies()
-    assert any(line.startswith("-e .") or line == "." for line in pip), pip
+def course_extras() -> set[str]:
+    """The extras `python3 course.py lab/test` installs (course.py's EXTRAS)."""
+    found = re.search(r'^EXTRAS = "([^"]+)"', (ROOT / "course.py").read_text(), re.M)
+    assert found, "course.py no longer defines EXTRAS = \"...\""
+    return set(found.group(1).split(","))
+
+
+def test_the_conda_route_installs_what_the_pip_route_installs():
+    """environment.yml's pip step is course.py's install: the course with the same extras,
+    constrained by the same exact pins. So Binder and conda users get the tested versions."""
+    _, pip = environment_yml()
+    assert "-c constraints.txt" in pip, (
+        f"environment.yml's pip section must constrain to the tested pins with "
+        f"'-c constraints.txt'; it has {pip}")
+    editable = [line for line in pip if line.startswith("-e .")]
+    assert editable, f"environment.yml's pip section must install the course (-e .[...]): {pip}"
+    extras = re.fullmatch(r"-e \.\[([^\]]*)\]", editable[0])
+    assert extras and set(extras.group(1).split(",")) == course_extras(), (
+        f"environment.yml installs {editable[0]!r}; course.py installs the extras "
+        f"{sorted(course_extras())}: make them the same")
+    assert set(course_extras()) <= set(tomllib.loads((ROOT / "pyproject.toml").read_text())
+                                       ["project"]["optional-dependencies"])
+    assert len(pip) == 2, f"environment.yml's pip section: only the two lines above, got {pip}"
+
+
+def test_conda_brings_only_python_and_pip_or_exact_pins():
+    """A package taken from conda-forge instead would not be the version the tests ran with,
+    unless it is pinned to it; Python's version is one the course supports."""
+    conda, _ = environment_yml()
+    pins = constraints()
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    for line in conda:
+        spec = re.fullmatch(r"([A-Za-z0-9_.-]+)\s*(?:==?\s*(\S+))?", line)
+        assert spec, f"environment.yml: {line!r} is neither a name nor name=version"
+        name, version = spec.group(1).lower().replace("_", "-"), spec.group(2) or ""
+        if name == "python":
+            assert re.fullmatch(r"3\.\d+", version), f"pin Python's minor version: {line!r}"
+            assert int(version.split(".")[1]) >= int(requires.split(".")[1]), (line, requires)
+        elif name != "pip":
+            assert pins.get(name) == version, (
+                f"environment.yml takes {line!r} from conda; constraints.txt pins "
+                f"{name}=={pins.get(name)}: pin it the same, or leave it to the pip step")
+    assert any(line.startswith("python=") for line in conda), conda
+    assert "pip" in conda, conda
+
+
+def test_environment_yml_uses_conda_forge():
+    spec = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert spec["channels"] == ["conda-forge"], spec["channels"]
+
+
+def test_the_tests_run_on_the_pins():
+    """Every distribution constraints.txt pins is installed at its pinned version here."""
+    from importlib.metadata import PackageNotFoundError, version
+    wrong = []
+    for name, pinned in constraints().items():
+        try:
+            installed = version(name)
+        except PackageNotFoundError:
+            installed = "not installed"
+        if installed != pinned:
+            wrong.append(f"{name}: pinned {pinned}, installed {installed}")
+    assert not wrong, ("this environment is not the tested one (python3 course.py test "
+                       "reinstalls it): " + "; ".join(wrong))
 
 
 def test_constraints_pin_every_dependency():
