@@ -1,0 +1,218 @@
+"""The control room (lesson 10, sagalab/controlroom.py): fair, reproducible, and able to fail.
+
+Small workloads (30 orders, 2 seeds) keep these fast; each test states what it would catch."""
+from __future__ import annotations
+
+import pytest
+
+from sagalab.controlroom import (
+    COMPENSATED,
+    DEAD,
+    DESIGNS,
+    PRESETS,
+    ControlError,
+    Controls,
+    Knobs,
+    _target,
+    control_room,
+    design_trial,
+    measures,
+    outcomes,
+    preset,
+    ranking,
+    report,
+    violations,
+)
+from sagalab.hybrid import CHAIN
+
+SMALL = dict(orders=30, seeds=(0, 1))
+
+
+def test_same_seed_same_numbers_and_another_seed_differs():
+    knobs = Knobs(fault_rate=0.2, **SMALL)
+    first = measures(design_trial("hybrid", knobs, seed=3))
+    assert measures(design_trial("hybrid", knobs, seed=3)) == first
+    assert measures(design_trial("hybrid", knobs, seed=4)) != first
+
+
+def test_every_design_meets_the_same_faults_per_service():
+    knobs = Knobs(fault_rate=0.3, attempts=2, **SMALL)
+    trials = {d: design_trial(d, knobs, seed=1) for d in DESIGNS}
+    for stage in CHAIN:
+        logs = [trials[d].ledger.requests[_target(trials[d].services, stage.service).name][:15]
+                for d in DESIGNS]
+        assert len(logs[0]) == 15
+        assert logs[0] == logs[1] == logs[2], stage.service
+        assert any(o != "ok" for o in logs[0]), f"{stage.service}: no fault to compare"
+
+
+def test_a_saga_compensates_parks_and_keeps_its_invariants():
+    knobs = Knobs(fault_rate=0.3, attempts=2, **SMALL)
+    for design in DESIGNS:
+        trial = design_trial(design, knobs, seed=0)
+        counts = outcomes(trial)
+        assert sum(counts.values()) == knobs.orders
+        assert counts[COMPENSATED] > 0 and counts["unfinished"] == 0
+        assert all(not orders for orders in violations(trial).values()), design
+        refunds = trial.services["Payment Service"].refunds
+        compensated = [o for o, why in trial.ledger.outcome.items() if why == COMPENSATED]
+        charged = [o for o in compensated if o in trial.services["Payment Service"].payments]
+        assert charged and all(o in refunds for o in charged)
+
+
+def test_invariants_catch_planted_violations():
+    trial = design_trial("choreographed", Knobs(fault_rate=0.3, attempts=2, **SMALL), seed=0)
+    pay, stock = trial.services["Payment Service"], trial.services["Inventory Service"]
+    refunded = next(o for o in pay.refunds if trial.ledger.outcome.get(o) == COMPENSATED)
+    del pay.refunds[refunded]
+    released = next(o for o in stock.releases if trial.ledger.outcome.get(o) == COMPENSATED)
+    del stock.releases[released]
+    ended = next(o for o, why in trial.ledger.outcome.items() if why == COMPENSATED)
+    del trial.ledger.outcome[ended]
+    found = violations(trial)
+    assert refunded in found["money kept for an unshipped order"]
+    assert released in found["stock held for an unshipped order"]
+    assert ended in found["orphan order (placed, never ended)"]
+
+
+def test_a_dead_letter_is_flagged_not_a_violation():
+    trial = design_trial("orchestrated", Knobs(fault_rate=0.5, attempts=1, **SMALL), seed=2)
+    assert trial.ledger.dead, "expected a parked order at a 50 % fault rate and one attempt"
+    assert outcomes(trial)[DEAD] == len({o for o, _, _ in trial.ledger.dead})
+    assert not any(violations(trial).values())
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"rate": 0}, "rate"), ({"orders": 5}, "orders"), ({"orders": 10.5}, "orders"),
+    ({"fault_rate": 1.0}, "fault_rate"), ({"outage": "Payments"}, "outage"),
+    ({"outage_mode": "sometimes"}, "outage_mode"), ({"attempts": 0}, "attempts"),
+    ({"jitter": "half"}, "jitter"), ({"budget": -1}, "budget"), ({"consumers": 0}, "consumers"),
+    ({"hop": -0.1}, "hop"), ({"transition": "fast"}, "transition"), ({"client": "sync"}, "client"),
+    ({"seeds": (1,)}, "seeds"), ({"seeds": [0, 1]}, "seeds"), ({"attempts": True}, "attempts"),
+])
+def test_bad_control_values_are_refused_naming_the_control(change, words):
+    with pytest.raises(ControlError, match=words):
+        Knobs(**change)
+    with pytest.raises(ControlError, match="preset"):
+        preset("the outbox")
+
+
+def test_the_outage_is_the_counterpart_failure_in_each_design():
+    k = Knobs(outage="coordinator", outage_length=10)
+    assert [k.down(d) for d in DESIGNS] == ["central engine", "broker", "broker"]
+    k = Knobs(outage="engine", outage_length=10)
+    assert [k.down(d) for d in DESIGNS] == ["central engine", None, "Fulfilment engine"]
+    assert Knobs(outage="broker", outage_length=10).down("orchestrated") is None
+    assert Knobs(outage="Payment Service", outage_length=0).down("hybrid") is None
+
+
+def test_an_outage_stalls_what_goes_through_it_and_everything_catches_up():
+    base = Knobs(fault_rate=0.0, **SMALL)
+    hit = Knobs(fault_rate=0.0, outage="coordinator", outage_start=5, outage_length=20, **SMALL)
+    for design in DESIGNS:
+        before, after = (measures(design_trial(design, k, seed=0)) for k in (base, hit))
+        assert after["p95"] > before["p95"] + 5, design
+        assert after["completed"] == before["completed"] == base.orders
+
+
+def test_a_refused_outage_turns_into_retries():
+    calm = Knobs(fault_rate=0.0, **SMALL)
+    storm = preset("a retry storm", outage_start=3.0, **SMALL)
+    for design in DESIGNS:
+        a, b = (measures(design_trial(design, k, seed=0)) for k in (calm, storm))
+        assert b["requests/order"] > a["requests/order"], design
+        if design == "orchestrated":   # a consumer retrying in place holds its partition instead
+            assert b["requests/order"] > a["requests/order"] + 0.5
+
+
+def test_costs_per_order_follow_the_design():
+    room = control_room(Knobs(fault_rate=0.0, **SMALL))
+    per = room.frame.groupby("design")[["hops/order", "transitions/order"]].mean()
+    stages = len(CHAIN)
+    assert per.loc["orchestrated"].tolist() == [0, stages]
+    assert per.loc["choreographed"].tolist() == [stages, 0]
+    assert per.loc["hybrid"].tolist() == [4, 3]       # 4 segments: 4 publishes; 3 engine steps
+
+
+def test_ranking_reads_intervals():
+    room = control_room(Knobs(**SMALL))
+    room.frame.loc[room.frame.design == "orchestrated", "p95"] = [3.0, 3.1]
+    room.frame.loc[room.frame.design == "choreographed", "p95"] = [3.0, 3.2]
+    room.frame.loc[room.frame.design == "hybrid", "p95"] = [100.0, 101.0]
+    said = ranking(room, "p95")
+    assert said["hybrid"] == "worst"
+    assert said["orchestrated"] == "within the interval of choreographed"
+    room.frame.loc[room.frame.design == "hybrid", "p95"] = [0.001, 0.002]
+    assert ranking(room, "p95")["hybrid"] == "best"
+    assert ranking(room, "p95", lower_is_better=False)["hybrid"] == "worst"
+
+
+def test_report_prints_every_panel_and_labels_a_transient():
+    text = report(control_room(Knobs(rate=4.0, **SMALL)))
+    for panel in ("latency", "throughput", "peak backlog per stage", "outcomes",
+                  "calls per order", "invariants", "verdicts", "TRANSIENT"):
+        assert panel in text, panel
+    assert "TRANSIENT" not in report(control_room(Knobs(rate=1.0, **SMALL)))
+
+
+def test_presets_are_valid_and_link_to_an_existing_lesson():
+    from pathlib import Path
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    for name, p in PRESETS.items():
+        assert (notebooks / p.lesson).exists(), p.lesson
+        preset(name)
+
+
+def test_controls_cover_every_knob_and_a_preset_sets_them_then_redraws(monkeypatch):
+    import dataclasses
+    import plotly.io as pio
+    monkeypatch.setattr(pio.renderers, "default", "json")
+    ui = Controls(Knobs(**SMALL))
+    assert set(ui.widgets) == {f.name for f in dataclasses.fields(Knobs)} - {"orders", "seeds"}
+    ui.preset.value = "a retry storm"
+    assert ui.widgets["attempts"].value == 8 and ui.widgets["jitter"].value == "none"
+    assert ui.room is not None and ui.room.knobs == preset("a retry storm", **SMALL)
+    assert "03b_redelivery_and_idempotency.ipynb" in ui.link.value
+    ui.widgets["attempts"].value = 3
+    assert ui.room.knobs.attempts == 3
+    ui.widgets["budget"].value = "20 %"
+    assert ui.room.knobs.budget == 0.2
+    with pytest.raises(ControlError, match="retry budget"):
+        Controls(Knobs(budget=0.3, **SMALL))
+
+
+def test_a_dual_write_loses_events_where_services_react_and_the_outbox_does_not():
+    lossy = Knobs(crash_rate=0.1, delivery="dual write", fault_rate=0.0, **SMALL)
+    safe = Knobs(crash_rate=0.1, delivery="outbox", fault_rate=0.0, **SMALL)
+    lost = {d: design_trial(d, lossy, seed=0) for d in DESIGNS}
+    assert lost["orchestrated"].ledger.crashes == {"retried by the engine": sum(
+        lost["orchestrated"].ledger.crashes.values())}
+    assert outcomes(lost["orchestrated"])["unfinished"] == 0
+    for design in ("choreographed", "hybrid"):
+        n = lost[design].ledger.crashes["event lost (dual write)"]
+        assert n > 0 and outcomes(lost[design])["unfinished"] == n
+        assert violations(lost[design])["orphan order (placed, never ended)"]
+    for design in DESIGNS:
+        trial = design_trial(design, safe, seed=0)
+        assert trial.ledger.crashes and not any(violations(trial).values())
+        assert outcomes(trial)["completed"] == safe.orders
+    with pytest.raises(ControlError, match="delivery"):
+        Knobs(delivery="twice")
+    with pytest.raises(ControlError, match="crash_rate"):
+        Knobs(crash_rate=0.9)
+
+
+def test_the_same_completions_crash_in_every_design():
+    knobs = Knobs(crash_rate=0.2, delivery="outbox", fault_rate=0.0, **SMALL)
+    counts = [sum(design_trial(d, knobs, seed=5).ledger.crashes.values()) for d in DESIGNS]
+    assert counts[0] == counts[1] == counts[2] > 0
+
+
+def test_the_clients_answer_is_the_contract_not_the_style():
+    ack = measures(design_trial("orchestrated", Knobs(transition=0.03, **SMALL), seed=0))
+    waits = measures(design_trial("orchestrated", Knobs(transition=0.03, client="waits", **SMALL),
+                                  seed=0))
+    event = measures(design_trial("choreographed", Knobs(client="waits", **SMALL), seed=0))
+    assert ack["answer p50"] == pytest.approx(0.03)
+    assert waits["answer p50"] == pytest.approx(waits["p50"])
+    assert 0.05 < event["answer p50"] < 0.2 < waits["answer p50"]
