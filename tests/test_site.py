@@ -179,3 +179,11 @@ def test_no_internal_link_of_the_site_is_broken(site):
     assert summary, done.stdout[-3000:] + done.stderr[-2000:]
     assert int(summary.group(2)) >= len(sitebuild.pages()), summary.group(0)
     assert re.search(r"\b0 errors found", done.stdout) and done.returncode == 0, done.stdout[-5000:]
+
+
+def test_the_home_page_leaves_the_readme_badges_out():
+    """A badge is an image from its service's site; the home page loads nothing from the
+    internet (and has its own Binder link)."""
+    readme = "# T\n\n[![Binder](https://mybinder.org/badge_logo.svg)](https://x)\nnote\n\nIntro.\n\n## Syllabus\n\nrows\n"
+    page = sitebuild.index_markdown(readme, set(), "https://github.com/OWNER/REPO")
+    assert "badge_logo" not in page and "Intro." in page

@@ -100,6 +100,9 @@ def index_markdown(readme: str, present: set[str], repository: str) -> str:
     if not title:
         raise ValueError("README.md has no '# title' line, which the site's home page uses")
     intro = readme[title.end():].split("\n## ", 1)[0].strip()
+    # Badges (images from their services' sites) stay in the README: the page below has its
+    # own Binder link, and a site page loads nothing from the internet.
+    intro = "\n\n".join(p for p in intro.split("\n\n") if not p.lstrip().startswith("[!["))
 
     def link(match: re.Match) -> str:
         text, target = match.groups()
