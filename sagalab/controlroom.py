@@ -6,9 +6,10 @@ Built in notebooks/10_capstone.ipynb, on lesson 08's `run_shop` (the order's lif
 stages; all-orchestrated, all-choreographed and hybrid on the same services, orders, arrival
 times, latencies and concurrency), without changing it:
 
-* `Knobs`: every control (arrival rate, fault rate, an outage: what, when, how long, held or
-  refused; retry attempts, jitter and budget; consumers per group; engine cost per transition,
-  broker cost per hop; the client's contract; the seeds), checked when made (`ControlError`).
+* `Knobs`: every control (the arrivals: an open loop at a rate, or a closed loop of customers
+  who think between orders; fault rate, an outage: what, when, how long, held or refused; retry
+  attempts, jitter and budget; consumers per group; engine cost per transition, broker cost per
+  hop; the client's contract; tracing on or off; the seeds), checked when made (`ControlError`).
 * `Ledger.stage` turns each stage into a saga step by composition: its call retried (lesson 03's
   `retry_call`, a `RetryBudget` per service), then, once retries are spent, compensated in
   reverse before the pivot (refund, release: lesson 04b's services) or dead-lettered after it
@@ -18,7 +19,9 @@ times, latencies and concurrency), without changing it:
   with a dual write, lost (lesson 05b).
 * `run_design` / `design_trial`: one design, one seed; `outcomes`, `violations` (no money kept
   for an unshipped order, no stock held for one, no orphan order), `measures` (percentiles,
-  throughput, utilisation, calls per order, backlog per stage).
+  throughput, utilisation, calls per order, backlog per stage; in a closed loop the customers'
+  waits; with tracing, spans and traces per order). Tracing is lesson 06's, attached through
+  `run_shop`'s `instrument` hook to every service, engine and the bus by their `use(...)`.
 * `control_room(knobs)`: every design on every seed, a `Room`; `report` (the numbers of every
   panel, with 95 % intervals), `panels` (plotly), `verdicts` (one line per design), `ranking`.
 * `PRESETS` (each linking to the lesson whose finding it reproduces), `preset`, and
@@ -55,9 +58,11 @@ from sagalab.plots import PALETTE
 from sagalab.retry import JITTERS, RetryBudget, RetryPolicy, retry_call
 from sagalab.runtime import current, run, stream
 from sagalab.saga import COMPENSATION_POLICY, SagaInventoryService, SagaPaymentService
+from sagalab.tracing import SERVER, Tracer, trace_bus, trace_orchestrator, trace_services
 
 __all__ = [
     "ACTIVITY_TIMEOUT",
+    "ARRIVALS",
     "BUDGETS",
     "CLIENTS",
     "COMPENSATED",
@@ -72,6 +77,7 @@ __all__ = [
     "OUTAGE_MODES",
     "OUTAGE_TARGETS",
     "OUTCOME_COLOURS",
+    "PATIENCE",
     "PIVOT",
     "PRESETS",
     "Preset",
@@ -104,6 +110,8 @@ OUTAGE_TARGETS = ("none", *(s.service for s in CHAIN), BROKER, "engine", "coordi
 OUTAGE_MODES = ("held", "refused")      # requests wait for the service, or are refused (503)
 CLIENTS = ("waits", "ack")              # the client waits for the outcome, or an acknowledgement
 DELIVERIES = ("outbox", "dual write")   # how a reacting service writes its state and its event
+ARRIVALS = ("open", "closed")           # orders at a rate, or customers who wait for each order
+PATIENCE = 120.0                        # s a closed loop's customer waits before it gives up
 RELAY_EVERY = 0.05                      # s between two polls of lesson 05b's outbox relay
 ACTIVITY_TIMEOUT = 1.0                  # s until an engine notices that a worker crashed
 PIVOT = "ship"                          # once shipped, the order goes forward, never back
@@ -126,6 +134,9 @@ class Knobs:
     """Every control of the control room, with its default. The same knobs drive all three
     designs; `seeds` are the independent replications behind every interval."""
     rate: float = 2.0            # orders per second offered (open loop, Poisson)
+    arrival: str = "open"        # "open": at `rate`; "closed": `customers` who wait and think
+    customers: int = 8           # closed loop: customers, each with one order at a time
+    think: float = 2.5           # closed loop: s (mean) a customer thinks after an order ended
     orders: int = 80             # orders per test
     fault_rate: float = 0.05     # share of requests to each service refused (503)
     outage: str = "none"         # a service, "broker", "engine" or "coordinator"
@@ -141,11 +152,14 @@ class Knobs:
     client: str = "ack"          # the orchestrated client: an acknowledgement, or "waits"
     crash_rate: float = 0.0      # share of stages whose worker crashes after the work is done
     delivery: str = "outbox"     # a reacting service's event: "outbox" or "dual write"
+    tracing: bool = False        # lesson 06's spans on every service, engine and the bus
     seeds: tuple = (0, 1, 2, 3)
 
     def __post_init__(self):
         _number("rate", self.rate, 0.05, 50)
         _number("orders", self.orders, 10, 2000, integer=True)
+        _number("customers", self.customers, 1, 200, integer=True)
+        _number("think", self.think, 0, 60)
         _number("fault_rate", self.fault_rate, 0, 0.9)
         _number("outage_start", self.outage_start, 0, 3600)
         _number("outage_length", self.outage_length, 0, 3600)
@@ -158,10 +172,12 @@ class Knobs:
             _number("budget", self.budget, 0, 10)
         for name, allowed in (("outage", OUTAGE_TARGETS), ("outage_mode", OUTAGE_MODES),
                               ("jitter", JITTERS), ("client", CLIENTS),
-                              ("delivery", DELIVERIES)):
+                              ("delivery", DELIVERIES), ("arrival", ARRIVALS)):
             if getattr(self, name) not in allowed:
                 raise ControlError(f"{name} must be one of {', '.join(map(repr, allowed))}, "
                                    f"got {getattr(self, name)!r}")
+        if not isinstance(self.tracing, bool):
+            raise ControlError(f"tracing must be True or False, got {self.tracing!r}")
         if (not isinstance(self.seeds, tuple) or len(set(self.seeds)) < 2
                 or not all(isinstance(s, int) and not isinstance(s, bool) for s in self.seeds)):
             raise ControlError(f"seeds must be a tuple of 2 or more different whole numbers "
@@ -218,6 +234,7 @@ class Ledger:
     budgets: dict = field(default_factory=dict)     # service -> RetryBudget
     resubmitted: int = 0                            # orders the customer had to submit again
     crashes: dict = field(default_factory=dict)     # what became of each crash, counted
+    shop: Shop | None = None                        # the run's shop, once built (`settle`)
 
     def watch(self, service):
         """Service middleware (outermost): records each request's outcome in arrival order."""
@@ -293,7 +310,7 @@ class Ledger:
     async def failed(self, services, order_id: str, stage: Stage, error) -> None:
         names = [s.name for s in CHAIN]
         if names.index(stage.name) > names.index(PIVOT):
-            self.outcome[order_id] = DEAD
+            self.settle(order_id, DEAD)
             self.dead.append((order_id, stage.name, type(error).__name__))
             return
         for name in reversed(self.done.get(order_id, [])):
@@ -306,10 +323,17 @@ class Ledger:
                 await self.call(undone.service, lambda: getattr(service, UNDO[name])(order_id),
                                 f"{order_id}/{UNDO[name]}", COMPENSATION_POLICY)
             except Exception as undo_error:
-                self.outcome[order_id] = DEAD      # parked: money or stock held, flagged
+                self.settle(order_id, DEAD)        # parked: money or stock held, flagged
                 self.dead.append((order_id, UNDO[name], type(undo_error).__name__))
                 return
-        self.outcome[order_id] = COMPENSATED
+        self.settle(order_id, COMPENSATED)
+
+    def settle(self, order_id: str, outcome: str) -> None:
+        """The saga ended the order (compensated, or parked in the dead letters): record it,
+        and tell the shop, so that a closed loop's customer hears the order has ended."""
+        self.outcome[order_id] = outcome
+        if self.shop is not None:
+            self.shop.end(order_id)
 
     async def coordinate(self, undone: Stage, failed: Stage) -> None:
         """What a compensation costs the coordinator: an engine transition if the engine that
@@ -328,7 +352,8 @@ class Ledger:
 @dataclass
 class DesignRun:
     """One design, one seed: lesson 08's Shop, the saga's Ledger, the services, the fault
-    plans, and the backlog per stage sampled while the orders flowed."""
+    plans, the backlog per stage sampled while the orders flowed, and the tracer (None
+    with tracing off)."""
     design: str
     seed: int
     knobs: Knobs
@@ -336,6 +361,7 @@ class DesignRun:
     ledger: Ledger
     services: dict
     backlog: dict
+    tracer: Tracer | None = None
 
 
 def backlog(shop: Shop, ledger: Ledger) -> dict[str, int]:
@@ -358,7 +384,11 @@ async def run_design(design: str, knobs: Knobs) -> DesignRun:
     """One test of `design` under `knobs`, inside a run: lesson 08's `run_shop` with each
     stage made a saga step (`Ledger.stage`), every service given the same fault plan (its
     decisions drawn from the service's own stream: paired), the outage translated for the
-    design (`Knobs.down`), and the backlog sampled 40 times."""
+    design (`Knobs.down`), the arrivals an open or a closed loop, and the backlog sampled 40
+    times over the test's expected length. `run_shop`'s `instrument` hook hands the shop to the
+    saga (which ends the orders it compensates or parks) and, with tracing, attaches lesson 06's
+    tracing to every service, engine and the bus through their `use(...)` middleware, with a
+    checkout span around each order the customer submits (the root of the order's trace)."""
     down = knobs.down(design)
     window = (knobs.outage_start, knobs.outage_start + knobs.outage_length)
     refused = knobs.outage_mode == "refused" and down not in (None, BROKER) and "engine" not in down
@@ -370,13 +400,37 @@ async def run_design(design: str, knobs: Knobs) -> DesignRun:
         target.use(ledger.watch(target))
         FaultPlan(error_rate=knobs.fault_rate,
                   outages=[window] if refused and down == stage.service else []).attach(target)
-    length = knobs.orders / knobs.rate + knobs.outage_length
+    tracer = Tracer() if knobs.tracing else None     # ids from its own stream: nothing else moves
+
+    def instrument(shop, submit):
+        ledger.shop = shop                 # so the saga can tell it which orders it ended
+        if tracer is None:
+            return None
+        trace_services(tracer, *dict.fromkeys(_target(services, s.service) for s in CHAIN))
+        if shop.bus is not None:
+            trace_bus(tracer, shop.bus)
+        for name, engine in shop.engines.items():
+            trace_orchestrator(tracer, engine, service=name)
+
+        async def checkout(order):
+            with tracer.span("checkout", service="Shop", kind=SERVER):
+                await submit(order)
+        return checkout
+
+    closed = knobs.arrival == "closed"
+    if closed:              # no rate to divide by: the customers' cycle, at an idle shop's pace
+        idle = sum(mean_service(_target(services, s.service)) for s in CHAIN)
+        length = knobs.orders / knobs.customers * (knobs.think + idle) + knobs.outage_length
+    else:
+        length = knobs.orders / knobs.rate + knobs.outage_length
     times = [round(length * i / 40, 3) for i in range(1, 41)]
     shop = await run_shop(design, knobs.orders, knobs.rate, chain=tuple(map(ledger.stage, CHAIN)),
                           hop=knobs.hop, transition=knobs.transition, outage=outage,
                           concurrency=knobs.consumers, services=services,
-                          ask=[(t, lambda shop: backlog(shop, ledger)) for t in times])
-    return DesignRun(design, current().seed, knobs, shop, ledger, services, shop.answers)
+                          ask=[(t, lambda shop: backlog(shop, ledger)) for t in times],
+                          customers=knobs.customers if closed else None, think=knobs.think,
+                          patience=PATIENCE, instrument=instrument)
+    return DesignRun(design, current().seed, knobs, shop, ledger, services, shop.answers, tracer)
 
 
 def design_trial(design: str, knobs: Knobs | None = None, *, seed: int = 0) -> DesignRun:
@@ -452,7 +506,43 @@ def measures(r: DesignRun) -> dict[str, float]:
             "hops/order": hops / r.knobs.orders, "transitions/order": transitions / r.knobs.orders,
             "utilisation": max(busy.values()) / (window * r.knobs.consumers),
             "violations": sum(map(len, violations(r).values())),
-            "peak backlog": max((max(b.values()) for b in r.backlog.values()), default=0)}
+            "peak backlog": max((max(b.values()) for b in r.backlog.values()), default=0),
+            "placed/s": len(table) / table.arrived.max(), "placed/s in outage": _during(r, table),
+            **_customers(r), **_traced(r, window)}
+
+
+def _during(r: DesignRun, table) -> float | None:
+    """Orders placed per second while the outage lasted (None: nothing down): an open loop
+    goes on placing them, a closed loop's customers wait instead (coordinated omission)."""
+    if r.knobs.down(r.design) is None:
+        return None
+    start, length = r.knobs.outage_start, r.knobs.outage_length
+    return int(table.arrived.between(start, start + length, inclusive="left").sum()) / length
+
+
+def _customers(r: DesignRun) -> dict:
+    """A closed loop's customers, as they saw it: what each waited per order, until it ended
+    whatever the outcome (or until it gave up), the share of their time spent waiting rather
+    than thinking, and the orders they gave up on. None in an open loop: nobody waits there."""
+    visits = pd.DataFrame(r.shop.visits, columns=["customer", "request", "sent", "waited",
+                                                  "heard", "thought"])
+    if r.knobs.arrival != "closed" or visits.empty:
+        return dict.fromkeys(("wait p50", "wait p95", "waiting share", "gave up"))
+    waited = visits.waited.to_numpy()
+    return {"wait p50": percentile(waited, 50), "wait p95": percentile(waited, 95),
+            "waiting share": waited.sum() / (waited.sum() + visits.thought.sum()),
+            "gave up": int((~visits.heard.astype(bool)).sum())}
+
+
+def _traced(r: DesignRun, window: float) -> dict:
+    """With tracing: spans and traces per order placed, and spans per simulated second (the
+    data to export and store). None with tracing off."""
+    if r.tracer is None:
+        return dict.fromkeys(("spans/order", "traces/order", "spans/s"))
+    spans = r.tracer.spans
+    return {"spans/order": len(spans) / r.knobs.orders,
+            "traces/order": len({s.trace_id for s in spans}) / r.knobs.orders,
+            "spans/s": len(spans) / window}
 
 
 @dataclass
@@ -533,10 +623,18 @@ def _crashes(room: Room, design: str) -> dict[str, int]:
 
 def report(room: Room) -> str:
     """The numbers each panel shows, as text (what the notebook prints on every change)."""
-    k, rho = room.knobs, room.offered_utilisation()
-    out = [f"{len(k.seeds)} seeds × {k.orders} orders per design; offered {k.rate:g}/s, "
-           f"ρ = {rho:.2f} at the busiest service before retries"
-           + ("  (ρ ≥ 1: a TRANSIENT, it grows with the test's length)" if rho >= 1 else "")]
+    k, closed = room.knobs, room.knobs.arrival == "closed"
+    if closed:
+        placed = ", ".join(f"{d} {_pm(room, d, 'placed/s')}" for d in DESIGNS)
+        out = [f"{len(k.seeds)} seeds × {k.orders} orders per design; closed loop: {k.customers} "
+               f"customers, each ordering again {k.think:g} s (mean) after its order ended",
+               f"  the offered load is not a rate: the shop sets the pace (orders placed per "
+               f"second: {placed}); past saturation a closed loop does not pile up, it slows down"]
+    else:
+        rho = room.offered_utilisation()
+        out = [f"{len(k.seeds)} seeds × {k.orders} orders per design; open loop: offered "
+               f"{k.rate:g}/s (Poisson), ρ = {rho:.2f} at the busiest service before retries"
+               + ("  (ρ ≥ 1: a TRANSIENT, it grows with the test's length)" if rho >= 1 else "")]
     downs = {d: k.down(d) for d in DESIGNS}
     if any(downs.values()):
         out.append(f"outage: {k.outage_start:g}–{k.outage_start + k.outage_length:g} s, "
@@ -547,9 +645,24 @@ def report(room: Room) -> str:
     for d in DESIGNS:
         out.append(f"  {d:13} p50 {_pm(room, d, 'p50')}  p95 {_pm(room, d, 'p95')}  "
                    f"p99 {_pm(room, d, 'p99')}  client's answer p50 {_pm(room, d, 'answer p50', 3)}")
-    out.append("throughput (orders/s) vs offered, utilisation of the busiest service (measured):")
+    if closed:
+        out.append("the customers' view (each waits for its order to end, however it ends, then "
+                   "thinks: the orders it did not place while it waited are in no percentile "
+                   "above; coordinated omission, lesson 07):")
+        for d in DESIGNS:
+            rows = room.frame[room.frame.design == d]
+            during = (f"; placed {_pm(room, d, 'placed/s in outage')}/s during the outage"
+                      if downs[d] else "")
+            out.append(f"  {d:13} waited p50 {_pm(room, d, 'wait p50')}  p95 "
+                       f"{_pm(room, d, 'wait p95')}  waiting {rows['waiting share'].mean():.0%} of "
+                       f"their time; gave up {int(rows['gave up'].sum())} (after {PATIENCE:g} s)"
+                       + during)
+    out.append("throughput (orders/s)" + (", what the closed loop let through" if closed else
+                                          " vs offered") + ", utilisation of the busiest service "
+               "(measured):")
     for d in DESIGNS:
-        out.append(f"  {d:13} {_pm(room, d, 'throughput')} of {k.rate:g}   "
+        offered = f", placed {_pm(room, d, 'placed/s')}" if closed else f" of {k.rate:g}"
+        out.append(f"  {d:13} {_pm(room, d, 'throughput')}{offered}   "
                    f"ρ {_pm(room, d, 'utilisation')}")
     out.append("peak backlog per stage (orders waiting; a consumer group's lag, an engine's queue):")
     for d in DESIGNS:
@@ -571,6 +684,16 @@ def report(room: Room) -> str:
         rows = room.frame[room.frame.design == d]
         out.append(f"  {d:13} {rows['requests/order'].mean():.2f} + {rows['hops/order'].mean():.2f}"
                    f" + {rows['transitions/order'].mean():.2f}")
+    if k.tracing:
+        out.append("tracing (lesson 06, attached through use(...) to every service, engine and "
+                   "the bus; a checkout span around each order):")
+        for d in DESIGNS:
+            rows = room.frame[room.frame.design == d]
+            out.append(f"  {d:13} {rows['spans/order'].mean():.1f} spans per order, "
+                       f"{rows['traces/order'].mean():.2f} traces per order, "
+                       f"{rows['spans/s'].mean():.0f} spans per simulated second to export")
+        out.append("  its price here is that data and the CPU to make it: lesson 06 models none "
+                   "in simulated time (a traced run is the same run)")
     broken = {}
     for d in DESIGNS:
         for r in room.runs[d]:
@@ -589,12 +712,17 @@ OUTCOME_COLOURS = {COMPLETED: "#1a9850", COMPENSATED: "#fdae61", DEAD: "#d73027"
 
 
 def panels(room: Room) -> go.Figure:
-    """The control room's six panels, from `room`'s measures (numbers: `report`)."""
+    """The control room's six panels, from `room`'s measures (numbers: `report`). In a closed
+    loop there is no offered rate to draw, and the client's view is the customers' wait."""
+    closed = room.knobs.arrival == "closed"
+    client = "wait p50" if closed else "answer p50"
     fig = make_subplots(rows=2, cols=3, horizontal_spacing=0.08, vertical_spacing=0.16,
                         subplot_titles=("end-to-end latency (s), 95 % interval",
+                                        "throughput, closed loop (orders/s)" if closed else
                                         "throughput vs offered (orders/s)",
                                         f"orders waiting at a stage (seed {room.knobs.seeds[0]})",
                                         "how orders ended (all seeds)", "calls per order",
+                                        "customers' wait per order, p50 (s)" if closed else
                                         "client's answer, p50 (s)"))
     colour = dict(zip(DESIGNS, PALETTE))
     for d in DESIGNS:
@@ -608,10 +736,11 @@ def panels(room: Room) -> go.Figure:
         first = room.runs[d][0].backlog
         fig.add_scatter(x=list(first), y=[sum(b.values()) for b in first.values()],
                         mode="lines", line_color=colour[d], showlegend=False, row=1, col=3)
-        m, h = room.interval(d, "answer p50")
+        m, h = room.interval(d, client)
         fig.add_bar(x=[d], y=[m], error_y={"array": [h]}, marker_color=colour[d],
                     showlegend=False, row=2, col=3)
-    fig.add_hline(y=room.knobs.rate, line_dash="dot", annotation_text="offered", row=1, col=2)
+    if not closed:
+        fig.add_hline(y=room.knobs.rate, line_dash="dot", annotation_text="offered", row=1, col=2)
     for i, what in enumerate(RECORDS):
         fig.add_bar(x=list(DESIGNS), y=[room.frame[room.frame.design == d][what].sum()
                                         for d in DESIGNS], name=what, legendgroup="outcome",
@@ -671,7 +800,7 @@ def preset(name: str, **changes) -> Knobs:
     return Knobs(**{**PRESETS[name].knobs, **changes})
 
 
-# %% notebooks/10_capstone.ipynb · cell 27
+# %% notebooks/10_capstone.ipynb · cell 32
 BUDGETS = {"none": None, "10 %": 0.1, "20 %": 0.2, "50 %": 0.5}   # the menu's retry budgets
 
 
@@ -685,14 +814,20 @@ def _budget_label(budget: float | None) -> str:
 class Controls:
     """The control room's widgets: a preset menu and one widget per knob; every change runs
     `control_room` again and redraws the panels in `out` (prints `report`, shows `panels`).
-    A preset sets every knob at once and redraws once."""
+    A preset sets every knob at once and redraws once. The rate is greyed out in a closed loop,
+    the customers and their think time in an open one."""
 
     def __init__(self, knobs: Knobs | None = None):
         k = knobs or Knobs()
         W, style = widgets, {"description_width": "150px"}
         self.widgets = {
+            "arrival": W.Dropdown(options=ARRIVALS, value=k.arrival, description="arrivals"),
             "rate": W.FloatSlider(value=k.rate, min=0.25, max=4.0, step=0.25,
                                   description="orders per second"),
+            "customers": W.IntSlider(value=k.customers, min=1, max=32,
+                                     description="customers"),
+            "think": W.FloatSlider(value=k.think, min=0.0, max=10.0, step=0.5,
+                                   description="think time (s)"),
             "fault_rate": W.FloatSlider(value=k.fault_rate, min=0.0, max=0.5, step=0.05,
                                         description="fault rate"),
             "outage": W.Dropdown(options=OUTAGE_TARGETS, value=k.outage, description="outage of"),
@@ -717,6 +852,7 @@ class Controls:
                                         description="crash after work"),
             "delivery": W.Dropdown(options=DELIVERIES, value=k.delivery,
                                    description="event delivery"),
+            "tracing": W.Checkbox(value=k.tracing, description="tracing"),
         }
         for w in self.widgets.values():
             w.style, w.continuous_update = style, False
@@ -728,10 +864,14 @@ class Controls:
         for w in self.widgets.values():
             w.observe(self.redraw, "value")
         self.preset.observe(self.apply, "value")
-        boxes = list(self.widgets.values())
+        columns = (("arrival", "rate", "customers", "think", "consumers", "transition", "hop"),
+                   ("fault_rate", "outage", "outage_start", "outage_length", "outage_mode",
+                    "crash_rate"),
+                   ("attempts", "jitter", "budget", "client", "delivery", "tracing"))
         self.box = W.VBox([W.HBox([self.preset, self.link]),
-                           W.HBox([W.VBox(boxes[:5]), W.VBox(boxes[5:10]), W.VBox(boxes[10:])]),
+                           W.HBox([W.VBox([self.widgets[n] for n in names]) for names in columns]),
                            self.out])
+        self._loop()
 
     def knobs(self) -> Knobs:
         values = {name: w.value for name, w in self.widgets.items()}
@@ -753,9 +893,16 @@ class Controls:
             self.busy = False
         self.redraw()
 
+    def _loop(self) -> None:
+        # An open loop has a rate and no customers; a closed loop the other way round.
+        closed = self.widgets["arrival"].value == "closed"
+        self.widgets["rate"].disabled = closed
+        self.widgets["customers"].disabled = self.widgets["think"].disabled = not closed
+
     def redraw(self, change=None) -> None:
         if self.busy:
             return
+        self._loop()
         with self.out:
             self.out.clear_output(wait=True)
             try:

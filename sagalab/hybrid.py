@@ -25,6 +25,7 @@ measurement behind it.
 """
 
 import asyncio
+import itertools
 import pandas as pd
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
@@ -38,9 +39,9 @@ from sagalab.compare import (
     limit,
     waits_while_down,
 )
-from sagalab.load import Setup
+from sagalab.load import Setup, check_positive
 from sagalab.orchestrator import Orchestrator, Step, Workflow
-from sagalab.runtime import now, run
+from sagalab.runtime import now, run, stream
 from sagalab.services import Service, order_flow, sample_orders
 
 __all__ = [
@@ -195,7 +196,10 @@ def engine_name(design: str, segment) -> str | None:
 class Shop:
     """One design running: its services, engines (by name), bus (None if it has no events),
     when each order arrived, when each of its stages finished, and which engine instance
-    holds it (`instances`: order id -> {engine: instance id}); `answers`: see `run_shop`."""
+    holds it (`instances`: order id -> {engine: instance id}); `answers`: see `run_shop`.
+    `ends`: when each order ended (`end`); `visits`: in a closed loop, one row per order a
+    customer placed (who, when, how long it waited, whether it heard the end, how long it
+    thought afterwards)."""
     design: str
     chain: tuple
     services: dict
@@ -205,6 +209,21 @@ class Shop:
     times: dict = field(default_factory=dict)
     instances: dict = field(default_factory=dict)
     answers: dict = field(default_factory=dict)
+    ends: dict = field(default_factory=dict)
+    visits: list = field(default_factory=list)
+    requests: dict = field(default_factory=dict)    # order id -> the customer's request number
+    waiting: dict = field(default_factory=dict)     # request number -> its customer's future
+
+    def end(self, order_id: str) -> None:
+        """The order has ended: its last stage is done (`run_shop` says so), or whoever decides
+        otherwise says so (a saga that compensated it, or parked it in the dead letters). The
+        first end counts; the customer waiting for it, if any, hears it now."""
+        if order_id in self.ends:
+            return
+        self.ends[order_id] = now()
+        waiter = self.waiting.pop(self.requests.get(order_id), None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(order_id)
 
     def table(self) -> pd.DataFrame:
         """One row per order: when it arrived, each stage's end, and `end_to_end` (arrived →
@@ -229,7 +248,11 @@ def _done(shop: Shop, stage: Stage, order: dict, result) -> str:
     order_id = result if stage.name == "place_order" else order["order_id"]
     if stage.name == "place_order":
         shop.arrived[order_id] = order["arrived"]
+        if "request" in order:                 # a closed loop's customer waits for it
+            shop.requests[order_id] = order["request"]
     shop.times.setdefault(order_id, {})[stage.name] = now()
+    if stage.name == shop.chain[-1].name:
+        shop.end(order_id)
     return order_id
 
 
@@ -278,17 +301,39 @@ def _starts(shop: Shop, engine: Orchestrator):
 
 async def run_shop(design: str, n: int = 60, rate: float = 1.0, *, chain=CHAIN,
                    hop: float = HOP, transition: float = TRANSITION, outage: Outage | None = None,
-                   concurrency: int = 1, services: dict | None = None, ask=()) -> Shop:
-    """`n` orders at `rate` per second (Poisson, the run's "arrivals" stream) through
-    `design`, inside a run. Every design gets the same services (each limited to
-    `concurrency` requests at once, with its own latency stream), the same orders at the
-    same times; each broker publish costs `hop` s, each engine step `transition` s (lesson
+                   concurrency: int = 1, services: dict | None = None, ask=(),
+                   customers: int | None = None, think: float = 0.0,
+                   patience: float | None = None,
+                   instrument: Callable[[Shop, Callable], Callable | None] | None = None) -> Shop:
+    """`n` orders through `design`, inside a run. Every design gets the same services (each
+    limited to `concurrency` requests at once, with its own latency stream), the same orders at
+    the same times; each broker publish costs `hop` s, each engine step `transition` s (lesson
     02b's middleware). `outage`: an Outage of a service (it holds requests until it is back),
     of BROKER (publishes wait) or of an engine ("central engine", "Fulfilment engine").
     `ask`: (time, question) pairs; `question(shop)` is asked at that time, while the orders
     flow, and its answer kept in `shop.answers[time]`. Returns the Shop once every order has
-    gone as far as it can."""
+    gone as far as it can.
+
+    Arrivals: an open loop by default, `n` orders at `rate` per second (Poisson, the run's
+    "arrivals" stream), whatever the shop does. With `customers`, a closed loop (lesson 07):
+    that many customers, each submitting an order, waiting until it has ended, thinking
+    (exponential, mean `think` s, from its own stream "think/<customer>", so the same in every
+    design) and ordering again, until `n` orders were placed; each order then carries its
+    number as `request`. An order ends when its last stage is done, or when `shop.end(order_id)`
+    says so (a saga that compensated or parked it); a customer who has waited `patience` s
+    gives up and orders again (None: it waits for ever, so an order that never ends stalls
+    its customer for good).
+
+    `instrument(shop, submit)`: called once the bus and engines are built, before the first
+    order, with the shop and `submit(order)`, what a customer calls to place an order. Attach
+    middleware there, through each core's `use` (lesson 06's tracing), or keep the shop; return
+    the submit to use (`submit` wrapped: a checkout span around it), or None to keep it."""
     parts = segments(design, chain)
+    if customers is not None:
+        check_positive("customers", customers, integer=True)
+        check_positive("think", think, zero=True)
+    if patience is not None:
+        check_positive("patience", patience)
     services = services if services is not None else shop_services()
     known = {*services, BROKER, *(e for seg in parts if (e := engine_name(design, seg)))}
     if outage is not None and outage.what not in known:
@@ -315,7 +360,7 @@ async def run_shop(design: str, n: int = 60, rate: float = 1.0, *, chain=CHAIN,
         before = segment[-1].event
     first, first_engine = parts[0], engine_name(design, parts[0])
 
-    async def customer(order):
+    async def submit(order):
         if first_engine:
             if outage is not None and outage.what == first_engine:
                 await outage.wait()            # its frontend is down: the client retries
@@ -325,14 +370,38 @@ async def run_shop(design: str, n: int = 60, rate: float = 1.0, *, chain=CHAIN,
             order_id = _done(shop, first[0], order, result)
             await shop.bus.publish(first[0].event, {**order, "order_id": order_id}, key=order_id)
 
+    if instrument is not None:
+        submit = instrument(shop, submit) or submit
+
     async def asking(at, question):
         await asyncio.sleep(at)
         shop.answers[at] = question(shop)
 
+    orders, numbers = sample_orders(n), itertools.count()
+
+    async def customer(c):             # a closed loop: order, wait for its end, think, again
+        thinking = stream(f"think/{c}")
+        while (i := next(numbers)) < n:
+            sent, ended = now(), asyncio.get_running_loop().create_future()
+            shop.waiting[i] = ended
+            await submit({**orders[i], "arrived": sent, "request": i})
+            try:
+                await asyncio.wait_for(ended, patience)
+            except TimeoutError:           # heard nothing: it gives up, and orders again
+                shop.waiting.pop(i, None)
+            heard = ended.done() and not ended.cancelled()
+            pause = thinking.expovariate(1 / think) if think else 0.0
+            shop.visits.append({"customer": c, "request": i, "sent": sent, "waited": now() - sent,
+                                "heard": heard, "thought": pause})
+            await asyncio.sleep(pause)
+
     tasks, start = [asyncio.create_task(asking(at, q)) for at, q in ask], now()
-    for order, at in zip(sample_orders(n), arrivals(rate, n)):
-        await asyncio.sleep(at - (now() - start))
-        tasks.append(asyncio.create_task(customer({**order, "arrived": now()})))
+    if customers is None:
+        for order, at in zip(orders, arrivals(rate, n)):
+            await asyncio.sleep(at - (now() - start))
+            tasks.append(asyncio.create_task(submit({**order, "arrived": now()})))
+    else:
+        tasks += [asyncio.create_task(customer(c)) for c in range(customers)]
     await asyncio.gather(*tasks)
     while True:                        # until neither the bus nor an engine has work left
         seen = (len(shop.bus.log) if shop.bus else 0,

@@ -3,12 +3,15 @@
 Small workloads (30 orders, 2 seeds) keep these fast; each test states what it would catch."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from sagalab.controlroom import (
     COMPENSATED,
     DEAD,
     DESIGNS,
+    PATIENCE,
     PRESETS,
     ControlError,
     Controls,
@@ -216,3 +219,108 @@ def test_the_clients_answer_is_the_contract_not_the_style():
     assert ack["answer p50"] == pytest.approx(0.03)
     assert waits["answer p50"] == pytest.approx(waits["p50"])
     assert 0.05 < event["answer p50"] < 0.2 < waits["answer p50"]
+
+
+def _in_flight(trial):
+    """The most orders placed and not yet ended at one time, from the shop's own records."""
+    shop = trial.shop
+    events = sorted([(t, 1) for t in shop.arrived.values()] + [(t, -1) for t in shop.ends.values()])
+    most = now = 0
+    for _, step in events:
+        now += step
+        most = max(most, now)
+    return most
+
+
+CLOSED = dict(arrival="closed", customers=3, think=1.0, **SMALL)
+
+
+def test_a_closed_loop_places_every_order_at_most_customers_at_once_and_hears_every_end():
+    knobs = Knobs(fault_rate=0.3, attempts=2, **CLOSED)
+    for design in DESIGNS:
+        trial = design_trial(design, knobs, seed=0)
+        counts, m = outcomes(trial), measures(trial)
+        assert len(trial.shop.arrived) == knobs.orders == sum(counts.values())
+        assert counts[COMPENSATED] > 0, design        # some orders ended without completing...
+        assert m["gave up"] == 0, design               # ...and their customers heard it
+        assert _in_flight(trial) == knobs.customers, design
+        assert 0 < m["waiting share"] < 1 and m["wait p95"] >= m["wait p50"] > 0
+    # an open loop at the same orders offers them whatever the shop does: more in flight
+    assert _in_flight(design_trial("hybrid", Knobs(rate=4.0, fault_rate=0.3, attempts=2,
+                                                   **SMALL), seed=0)) > knobs.customers
+
+
+def test_a_closed_loop_is_paced_by_the_shop_same_seed_same_numbers():
+    knobs = Knobs(**CLOSED)
+    first = measures(design_trial("choreographed", knobs, seed=3))
+    assert measures(design_trial("choreographed", knobs, seed=3)) == first
+    assert measures(design_trial("choreographed", knobs, seed=4)) != first
+    # a slower shop: the same customers place fewer orders per second (the load is not a rate)
+    slow = measures(design_trial("choreographed", replace(knobs, hop=0.2), seed=3))
+    assert slow["placed/s"] < first["placed/s"] and slow["wait p50"] > first["wait p50"]
+
+
+def test_a_closed_loop_customer_gives_up_on_an_order_that_never_ends():
+    lossy = Knobs(crash_rate=0.1, delivery="dual write", fault_rate=0.0, **CLOSED)
+    trial = design_trial("choreographed", lossy, seed=0)
+    lost = trial.ledger.crashes["event lost (dual write)"]
+    assert lost > 0 and measures(trial)["gave up"] == lost == outcomes(trial)["unfinished"]
+    assert len(trial.shop.arrived) == lossy.orders
+    assert all(PATIENCE <= v["waited"] < PATIENCE + 1 for v in trial.shop.visits if not v["heard"])
+
+
+def test_tracing_records_spans_for_every_design_and_changes_no_business_outcome():
+    for extra in ({}, {"fault_rate": 0.3, "attempts": 2}, CLOSED):
+        plain_knobs = Knobs(**{**SMALL, **extra})
+        traced_knobs = replace(plain_knobs, tracing=True)
+        for design in DESIGNS:
+            plain = measures(design_trial(design, plain_knobs, seed=1))
+            traced = measures(design_trial(design, traced_knobs, seed=1))
+            assert plain["spans/order"] is None and traced["spans/order"] > 5, design
+            assert traced["traces/order"] == 1.0, design     # one trace follows each order
+            tracing = {"spans/order", "traces/order", "spans/s"}
+            assert {k: v for k, v in traced.items() if k not in tracing} == {
+                k: v for k, v in plain.items() if k not in tracing}, design
+    trial = design_trial("hybrid", Knobs(tracing=True, **SMALL), seed=1)
+    traced = {s.service for s in trial.tracer.spans}      # every part of the design, and the shop
+    assert traced == {"Shop", "Fulfilment engine", *(_target(trial.services, s.service).name
+                                                     for s in CHAIN), "Notification Service"}
+
+
+def test_the_report_names_the_arrival_process_and_the_price_of_tracing():
+    open_text = report(control_room(Knobs(**SMALL)))
+    assert "open loop: offered 2/s (Poisson)" in open_text and "tracing" not in open_text
+    assert "customers' view" not in open_text
+    closed_text = report(control_room(Knobs(tracing=True, **CLOSED)))
+    for words in ("closed loop: 3 customers", "not a rate", "customers' view", "waited p50",
+                  "placed", "coordinated omission", "spans per order", "traces per order"):
+        assert words in closed_text, words
+    assert "offered 2/s" not in closed_text and "TRANSIENT" not in closed_text
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"arrival": "both"}, "arrival"), ({"customers": 0}, "customers"),
+    ({"customers": 2.5}, "customers"), ({"think": -1}, "think"), ({"think": "long"}, "think"),
+    ({"tracing": "yes"}, "tracing"), ({"tracing": 1}, "tracing"),
+])
+def test_bad_arrival_and_tracing_values_are_refused_naming_the_control(change, words):
+    with pytest.raises(ControlError, match=words):
+        Knobs(**change)
+
+
+def test_the_new_controls_drive_the_room(monkeypatch):
+    import plotly.io as pio
+    monkeypatch.setattr(pio.renderers, "default", "json")
+    ui = Controls(Knobs(**SMALL))
+    shown = [w for column in ui.box.children[1].children for w in column.children]
+    assert len(shown) == len(ui.widgets) and set(shown) == set(ui.widgets.values())
+    assert not ui.widgets["rate"].disabled and ui.widgets["customers"].disabled
+    ui.widgets["arrival"].value = "closed"
+    assert ui.room.knobs.arrival == "closed" and ui.widgets["rate"].disabled
+    assert not ui.widgets["think"].disabled
+    ui.widgets["customers"].value = 5
+    assert ui.room.knobs.customers == 5
+    ui.widgets["tracing"].value = True
+    assert ui.room.knobs.tracing and ui.room.frame["spans/order"].gt(0).all()
+    ui.preset.value = "a retry storm"            # a preset sets the new knobs too
+    assert ui.room.knobs.arrival == "open" and ui.room.knobs.tracing is False

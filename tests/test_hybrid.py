@@ -129,3 +129,119 @@ def test_all_designs_runs_one_workload_on_each():
     arrived = [sorted(s.table().arrived.round(9)) for s in shops.values()]
     assert arrived[0] == arrived[1] == arrived[2]
     assert shops["orchestrated"].bus is None                    # no broker to lose
+
+
+def _in_flight(shop):
+    """The most orders placed and not yet ended at any one time (an end before a start at
+    the same instant counts first: a customer ordering again the moment it heard)."""
+    events = sorted([(t, 1) for o, t in shop.arrived.items()]
+                    + [(t, -1) for t in shop.ends.values()], key=lambda e: (e[0], e[1]))
+    most = now = 0
+    for _, step in events:
+        now += step
+        most = max(most, now)
+    return most
+
+
+@pytest.mark.parametrize("design", DESIGNS)
+def test_a_closed_loop_places_n_orders_with_at_most_customers_in_flight(design):
+    shop = shop_trial(design, seed=1, n=30, customers=4, think=0.5)
+    assert len(shop.table()) == 30 and shop.table().notify.notna().all()
+    assert len(shop.visits) == 30 and all(v["heard"] for v in shop.visits)
+    assert _in_flight(shop) == 4           # never more than 4, and the 4 were kept busy
+    for c in range(4):                     # each customer: one order at a time, think between
+        mine = [v for v in shop.visits if v["customer"] == c]
+        for a, b in zip(mine, mine[1:]):
+            assert b["sent"] == pytest.approx(a["sent"] + a["waited"] + a["thought"])
+    # an open loop at a rate the shop cannot keep up with has many more in flight: the check
+    # above can fail
+    assert _in_flight(shop_trial(design, seed=1, n=30, rate=8.0)) > 4
+
+
+def test_a_closed_loop_draws_the_same_thinking_in_every_design_and_differs_per_seed():
+    per_customer = {}
+    for design in DESIGNS:
+        shop = shop_trial(design, seed=2, n=20, customers=3, think=2.0)
+        per_customer[design] = {c: [v["thought"] for v in shop.visits if v["customer"] == c]
+                                for c in range(3)}
+    first = per_customer["orchestrated"]
+    for design in DESIGNS:                 # the k-th thought of customer c, whatever the design
+        for c in range(3):
+            n = min(len(first[c]), len(per_customer[design][c]))
+            assert n > 0 and per_customer[design][c][:n] == first[c][:n]
+    again = shop_trial("hybrid", seed=2, n=20, customers=3, think=2.0)
+    assert again.table().equals(shop_trial("hybrid", seed=2, n=20, customers=3, think=2.0).table())
+    other = shop_trial("hybrid", seed=3, n=20, customers=3, think=2.0)
+    assert not other.table().equals(again.table())
+
+
+async def _refuse_odd(services, order):
+    if int(order["order_id"][-1]) % 2:
+        raise RuntimeError("refused for good")
+    return await CHAIN[1].work(services, order)
+
+
+def test_an_order_that_ends_otherwise_frees_its_customer_and_patience_bounds_a_lost_one():
+    from dataclasses import replace
+    shops = []
+
+    def keep(shop, submit):
+        shops.append(shop)
+
+    async def ends_it(services, order):    # the decision a saga makes: this order has ended
+        try:
+            return await _refuse_odd(services, order)
+        except RuntimeError:
+            shops[-1].end(order["order_id"])
+            raise
+
+    for design in DESIGNS:
+        chain = (CHAIN[0], replace(CHAIN[1], work=ends_it), *CHAIN[2:])
+        shop = shop_trial(design, seed=1, n=12, customers=3, chain=chain, instrument=keep)
+        assert len(shop.arrived) == 12 and all(v["heard"] for v in shop.visits), design
+        assert shop.table().notify.isna().sum() == 6          # the odd ones ended at charge
+        # the same failure nobody reports: each customer waits `patience`, gives up, orders again
+        lost = (CHAIN[0], replace(CHAIN[1], work=_refuse_odd), *CHAIN[2:])
+        shop = shop_trial(design, seed=1, n=12, customers=3, chain=lost, patience=30.0)
+        gave_up = [v for v in shop.visits if not v["heard"]]
+        assert len(shop.arrived) == 12 and len(gave_up) == 6, design
+        assert all(30.0 <= v["waited"] < 31.0 for v in gave_up)    # patience, once submitted
+
+
+def test_instrument_is_called_once_built_before_the_first_order_and_may_wrap_submit():
+    from sagalab.tracing import Tracer, trace_bus, trace_orchestrator
+    seen, spans = {}, {}
+
+    def instrument(shop, submit):
+        seen[shop.design] = (shop.bus is not None, sorted(shop.engines), len(shop.arrived))
+        tracer = spans[shop.design] = Tracer()
+        if shop.bus is not None:
+            trace_bus(tracer, shop.bus)
+        for name, engine in shop.engines.items():
+            trace_orchestrator(tracer, engine, service=name)
+
+        async def checkout(order):
+            with tracer.span("checkout", service="Shop"):
+                await submit(order)
+        return checkout
+
+    for design in DESIGNS:
+        plain = shop_trial(design, seed=5, n=15)
+        traced = shop_trial(design, seed=5, n=15, instrument=instrument)
+        assert traced.table().equals(plain.table()), design     # tracing changes no time
+        assert seen[design][2] == 0                              # before the first order
+        checkouts = [s for s in spans[design].spans if s.name == "checkout"]
+        assert len(checkouts) == 15                              # every order went through it
+        assert len({s.trace_id for s in spans[design].spans}) == 15    # one trace per order
+    assert seen == {"orchestrated": (False, ["central engine"], 0),
+                    "choreographed": (True, [], 0),
+                    "hybrid": (True, ["Fulfilment engine"], 0)}
+
+
+@pytest.mark.parametrize("knobs, name", [
+    ({"customers": 0}, "customers"), ({"customers": 2.5}, "customers"),
+    ({"customers": 2, "think": -1.0}, "think"), ({"customers": 2, "patience": 0.0}, "patience"),
+])
+def test_bad_closed_loop_values_are_refused_by_name(knobs, name):
+    with pytest.raises(ValueError, match=name):
+        shop_trial("hybrid", n=5, **knobs)

@@ -2,11 +2,13 @@
 its panels with changed numbers (issue 25).
 
 The notebook is opened in a page of its own (test_browser_notebooks.py runs it with the other
-notebooks too, and moves one slider); here, after Run All, four controls are moved the way a
+notebooks too, and moves one slider); here, after Run All, six controls are moved the way a
 learner would: the arrival rate's readout typed into, the outage dropdown, the consumers slider
-with the keyboard, and the preset menu. After each, the printed numbers (the text above the
-panels, which `report` computes from the same results as the figure) and the figure's data must
-both change, and the new numbers must be the ones the change implies."""
+with the keyboard, the preset menu, the arrivals dropdown (open to closed loop) and the tracing
+checkbox. After each, the printed numbers (the text above the panels, which `report` computes
+from the same results as the figure) and the figure's data must both change, and the new numbers
+must be the ones the change implies; after tracing, only the text may change (spans per order
+appear), since tracing moves no business number."""
 from __future__ import annotations
 
 import secrets
@@ -123,6 +125,26 @@ def test_moving_controls_redraws_the_panels_with_changed_numbers(browser, lab_se
               lambda s: "03b_redelivery_and_idempotency.ipynb" in s["link"]
               and "Payment Service" in _line(s["text"], "outage:"))
         assert control("hslider", "attempts").locator(".widget-readout").inner_text().strip() == "8"
+
+        # 5 · the arrivals: a closed loop of customers, whose pace the shop sets
+        control("dropdown", "arrivals").locator("select").select_option("closed")
+        moved("the arrivals open -> closed",
+              lambda s: "closed loop: 8 customers" in s["text"] and "not a rate" in s["text"]
+              and "customers' view" in s["text"] and "offered 2/s" not in s["text"])
+
+        # 6 · tracing on: spans per order appear; no business number moves, so neither does
+        # the figure (a redraw, the same data)
+        box = page.locator(".widget-checkbox", has_text="tracing").first
+        box.scroll_into_view_if_needed()
+        box.locator("input[type=checkbox]").check()
+        t = time.monotonic()
+        traced = poll(page, PANELS, REL, lambda s: s is not None and s["figure"] is not None
+                      and "verdicts:" in s["text"] and "spans per order" in s["text"],
+                      CHANGE_TIMEOUT)
+        assert traced and "spans per order" in traced["text"], "ticking tracing printed no spans"
+        assert traced["figure"] == before["figure"], "tracing changed a business number"
+        assert _line(traced["text"], "orchestrated  p50") == _line(before["text"], "orchestrated  p50")
+        notes.append(f"tracing on: redrawn in {time.monotonic() - t:.1f} s")
     finally:
         try:
             page.screenshot(path=str(screenshots_dir / "10_capstone_controls.jpg"), quality=80)
