@@ -17,7 +17,7 @@ import time
 from test_browser_notebooks import (OPEN_STATUS, RUN_ALL, STATE, StallWatch, finished, poll,
                                     unexpected_errors)
 
-REL = "notebooks/10_capstone.ipynb"
+REL = "notebooks/10b_control_room.ipynb"
 CHANGE_TIMEOUT = 45.0      # s per change: twelve simulated runs on a busy 2-core machine
 
 PANELS = """
@@ -147,7 +147,7 @@ def test_moving_controls_redraws_the_panels_with_changed_numbers(browser, lab_se
         notes.append(f"tracing on: redrawn in {time.monotonic() - t:.1f} s")
     finally:
         try:
-            page.screenshot(path=str(screenshots_dir / "10_capstone_controls.jpg"), quality=80)
+            page.screenshot(path=str(screenshots_dir / "10b_control_room_controls.jpg"), quality=80)
         except Exception:
             pass
         context.close()
