@@ -647,19 +647,19 @@ class LoggedDatabase(Database):
         return row
 
 
-class ChangeCapture:
+class ChangeCapture(Relay):
     """A change-data-capture tailer (what Debezium does): reads the database's change log
     from its stored offset, publishes each change as an event (`to_event(key, value)` ->
     (topic, payload), or None to skip), then stores the offset. A crash between the publish
-    and the offset store publishes that change again after the restart: at least once."""
+    and the offset store publishes that change again after the restart: at least once.
+    Lesson 05b's `Relay` with another source: its `run` (restart after a crash) as it is."""
 
-    def __init__(self, db: LoggedDatabase, bus: Bus, to_event, *, every: float = 0.05,
-                 restart: float = 0.5, crash: Callable[[], bool] | None = None):
-        self.db, self.bus, self.to_event = db, bus, to_event
-        self.every, self.restart, self.crash = every, restart, crash
-        self.offset, self.crashes = 0, 0
+    def __init__(self, db: LoggedDatabase, bus: Bus, to_event, **options):
+        super().__init__(db, bus, **options)
+        self.to_event, self.offset = to_event, 0
 
-    async def tail_once(self) -> None:
+    async def relay_once(self) -> None:
+        """One pass over the change log from the stored offset."""
         for position, key, value, _ in self.db.changes[self.offset:]:
             event = self.to_event(key, value)
             if event is not None:
@@ -669,16 +669,6 @@ class ChangeCapture:
                 if self.crash is not None and self.crash():
                     raise Crash(f"the CDC tailer died after publishing change {position}")
             self.offset = position + 1
-
-    async def run(self) -> None:
-        while True:
-            try:
-                await self.tail_once()
-            except Crash:
-                self.crashes += 1
-                await asyncio.sleep(self.restart)
-                continue
-            await asyncio.sleep(self.every)
 
     async def flush(self) -> None:
         while self.offset < len(self.db.changes):

@@ -183,7 +183,7 @@ def test_change_capture_publishes_every_change_once_without_crashes():
             tailer = ChangeCapture(db, bus, lambda k, v: None if v == "skip" else ("Changed", {"value": v}))
             for i in range(5):
                 db.commit(f"k{i}", "skip" if i == 2 else i)
-            await tailer.tail_once()
+            await tailer.relay_once()
             await bus.drain()
             return seen, tailer.offset
     seen, offset = run(scenario())
