@@ -727,7 +727,6 @@ def panels(room: Room) -> go.Figure:
                                         "client's answer, p50 (s)"))
     colour = dict(zip(DESIGNS, PALETTE))
     for d in DESIGNS:
-        rows = room.frame[room.frame.design == d]
         spans = [room.interval(d, q) for q in ("p50", "p95", "p99")]
         fig.add_bar(x=["p50", "p95", "p99"], y=[m for m, _ in spans], name=d, legendgroup=d,
                     marker_color=colour[d], error_y={"array": [h for _, h in spans]}, row=1, col=1)

@@ -22,7 +22,6 @@ import logging
 import sqlite3
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
