@@ -20,6 +20,11 @@ from sagalab.temporal_flows import (TASK_QUEUE, ActivityLedger, Order, OrderSaga
                                     activity_attempts, connect, event_types, quiet, worker,
                                     worker_process)
 
+# The Replayer runs in this process, whose other tests import modules (redis, for lesson 09b's
+# tests) while it runs; the sandbox warns about each one. Not about the workflow's own code.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Module .* was imported after initial workflow load:UserWarning")
+
 
 def test_under_ci_the_temporal_binary_is_found_so_nothing_here_skips():
     if os.environ.get("CI", "").lower() != "true":
