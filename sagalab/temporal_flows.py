@@ -45,6 +45,7 @@ __all__ = [
     "SdkServer",
     "TASK_QUEUE",
     "activity_attempts",
+    "compensate",
     "connect",
     "crash",
     "dev_server",
@@ -180,6 +181,13 @@ SLOW_STEP = dict(STEP, start_to_close_timeout=timedelta(seconds=20),
                  heartbeat_timeout=timedelta(seconds=2))
 
 
+async def compensate(undo: list, order: "Order") -> None:
+    """Run the registered compensations, newest first (workflow code: each is an activity,
+    recorded in the history like any other)."""
+    for compensation in reversed(undo):
+        await workflow.execute_activity(compensation, order, **STEP)
+
+
 @workflow.defn(name="OrderSaga")
 class OrderSaga:
     """Reserve, charge, ship; on a failure, undo what was registered, newest first, and fail
@@ -198,8 +206,7 @@ class OrderSaga:
             done.append(await workflow.execute_activity(OrderActivities.ship, order, **STEP))
             return done
         except ActivityError:
-            for compensation in reversed(undo):
-                await workflow.execute_activity(compensation, order, **STEP)
+            await compensate(undo, order)
             raise                                   # the workflow fails, with the error
 
 
@@ -222,8 +229,7 @@ class OrderSagaWithFraudCheck:
             done.append(await workflow.execute_activity(OrderActivities.ship, order, **STEP))
             return done
         except ActivityError:
-            for compensation in reversed(undo):
-                await workflow.execute_activity(compensation, order, **STEP)
+            await compensate(undo, order)
             raise
 
 
@@ -248,8 +254,7 @@ class OrderSagaPatched:
             done.append(await workflow.execute_activity(OrderActivities.ship, order, **STEP))
             return done
         except ActivityError:
-            for compensation in reversed(undo):
-                await workflow.execute_activity(compensation, order, **STEP)
+            await compensate(undo, order)
             raise
 
 
