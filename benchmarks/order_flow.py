@@ -19,20 +19,28 @@ same flow, in the same process:
 * the same fault: a refused payment takes its latency, then fails; that order never ships.
 
 The random draws are not the same ones (sagalab draws from its run's generator in its own
-order), so the two must agree statistically: orders completed within 4 binomial standard
+order), so the models must agree statistically: orders completed within 4 binomial standard
 deviations of orders x (1 - error rate), and mean placed -> notified time within
-`--tolerance` (3 %). The script checks that before timing means anything, and prints the
+`--tolerance` (3 %) of SimPy's. The script checks that before timing means anything
+(tests/test_benchmark_models.py runs the check on 600 orders), and prints the
 utilisation rho = lambda x E[S] / c of each group (E[S] of a lognormal: median x exp(spread^2/2)).
 
-Each side runs `--repeat` times, alternating; the best time counts and, as timeit does, the
+A third model says where the difference lies: the SimPy model line for line in asyncio, run on
+sagalab's simulated loop (`flow_loop`: a Queue and a worker task per member, no bus, no
+services, no records). Its time over SimPy's is what the loop and asyncio cost; the rest of
+sagalab's time is what the bus and the services do beyond it (envelopes, call records, ids,
+middleware chains: what the lessons read afterwards).
+
+Each model runs `--repeat` times, alternating; the best time counts and, as timeit does, the
 cyclic garbage collector is paused while a run is timed (after a `gc.collect()`): the flow keeps
 every envelope and call record, so full collections would walk a growing heap, a cost of the
 process more than of either simulator.
 
-    .venv/bin/python benchmarks/order_flow.py [--orders 20000] [--rate 8] [--repeat 3]
+    .venv/bin/python benchmarks/order_flow.py [--orders 20000] [--rate 8] [--repeat 5]
     .venv/bin/python benchmarks/order_flow.py --profile    # cProfile of one sagalab run only
 
-Last lines: RESULT order_flow_vs_simpy_ratio <sagalab s / SimPy s>   (target <= 2.0)
+Last lines: RESULT order_flow_loop_vs_simpy_ratio <loop-only model s / SimPy s>
+            RESULT order_flow_vs_simpy_ratio <sagalab s / SimPy s>   (target <= 2.0)
             RESULT order_flow_orders_per_s <orders per wall second, sagalab>
 Information, not a test: nothing fails on a slow machine; only a disagreement between the two
 models stops the script (then the timing would compare different work).
@@ -191,6 +199,109 @@ def flow_simpy(arrivals: list[float], error_rate: float, latencies: dict, seed: 
     return {"completed": len(notified), "e2e": e2e, "end": env.now, "refused": refused}
 
 
+# -- the same model on sagalab's loop, without the bus and the services ------------------------
+def flow_loop(arrivals: list[float], error_rate: float, latencies: dict, seed: int) -> dict:
+    """The SimPy model line for line in asyncio, run by `runtime.run` (sagalab's simulated
+    loop): an `asyncio.Queue` and a worker task per group member, coroutines as handlers, a
+    task per customer. No bus, no services, no records: what the loop itself costs."""
+    return runtime.run(_flow_loop(arrivals, error_rate, latencies, seed))
+
+
+async def _flow_loop(arrivals, error_rate, latencies, seed) -> dict:
+    rnd = random.Random(f"{seed}:loop latencies")
+    faults = random.Random(f"{seed}:loop faults")
+    gauss, exp, sleep = rnd.gauss, math.exp, asyncio.sleep
+
+    def latency(service: str) -> float:
+        median, spread = latencies[service]
+        return median * exp(spread * gauss(0.0, 1.0))
+
+    placed: dict[str, float] = {}
+    notified: dict[str, float] = {}
+    seen: dict[str, set[str]] = {}
+    refused = 0
+    routes: dict[str, list[list[asyncio.Queue]]] = {}
+
+    def publish(topic: str, order_id: str) -> None:
+        for members in routes.get(topic, ()):
+            members[zlib.crc32(order_id.encode()) % len(members)].put_nowait((topic, order_id))
+
+    async def on_order_placed_payment(topic, order_id):
+        nonlocal refused
+        fails = faults.random() < error_rate
+        await sleep(latency("payment"))
+        if fails:
+            refused += 1
+            return
+        publish("PaymentProcessed", order_id)
+
+    async def on_order_placed_inventory(topic, order_id):
+        await sleep(latency("inventory"))
+        publish("InventoryReserved", order_id)
+
+    needs = {"PaymentProcessed", "InventoryReserved"}
+
+    async def on_prerequisite(topic, order_id):
+        got = seen.setdefault(order_id, set())
+        if topic in got:
+            return
+        got.add(topic)
+        if got != needs:
+            return
+        await sleep(latency("shipment"))
+        publish("ShipmentCreated", order_id)
+
+    async def on_shipment_created(topic, order_id):
+        await sleep(latency("notification"))
+        notified[order_id] = runtime.now()
+
+    async def worker(queue: asyncio.Queue, handler):
+        while True:
+            topic, order_id = await queue.get()
+            await handler(topic, order_id)
+            queue.task_done()
+
+    workers, queues = [], []
+
+    def group(topics: tuple[str, ...], handler) -> None:
+        members = [asyncio.Queue() for _ in range(CONSUMERS)]
+        for queue in members:
+            workers.append(asyncio.create_task(worker(queue, handler)))
+        queues.extend(members)
+        for topic in topics:
+            routes.setdefault(topic, []).append(members)
+
+    group(("OrderPlaced",), on_order_placed_payment)
+    group(("OrderPlaced",), on_order_placed_inventory)
+    group(("InventoryReserved", "PaymentProcessed"), on_prerequisite)
+    group(("ShipmentCreated",), on_shipment_created)
+
+    ids = iter(range(1, len(arrivals) + 1))
+
+    async def customer():
+        await sleep(latency("order"))
+        order_id = f"order-{next(ids):04d}"
+        placed[order_id] = runtime.now()
+        publish("OrderPlaced", order_id)
+
+    running: set[asyncio.Task] = set()
+    for gap in arrivals:
+        await sleep(gap)
+        task = asyncio.create_task(customer())
+        running.add(task)
+        task.add_done_callback(running.discard)
+    while running:
+        await asyncio.gather(*running)
+    while any(q.qsize() or q._unfinished_tasks for q in queues):   # every event handled
+        await asyncio.gather(*(q.join() for q in queues))
+    end = runtime.now()
+    for task in workers:
+        task.cancel()
+    await asyncio.gather(*workers, return_exceptions=True)
+    e2e = [t - placed[order_id] for order_id, t in notified.items()]
+    return {"completed": len(notified), "e2e": e2e, "end": end, "refused": refused}
+
+
 # -- timing -------------------------------------------------------------------------------------
 def timed(fn, *args):
     """Seconds `fn(*args)` takes with the cyclic collector paused (as timeit does), and its value."""
@@ -223,24 +334,28 @@ def service_latencies(arrivals_rate: float, error_rate: float) -> tuple[dict, di
     return latencies, rho
 
 
-def agree(orders: int, error_rate: float, ours: dict, theirs: dict, tolerance: float) -> list[str]:
+def agree(orders: int, error_rate: float, ours: dict, theirs: dict, loop: dict,
+          tolerance: float) -> list[str]:
     problems = []
     expected = orders * (1 - error_rate)
     sigma = math.sqrt(orders * error_rate * (1 - error_rate))
-    for name, result in (("sagalab", ours), ("SimPy", theirs)):
+    for name, result in (("sagalab", ours), ("SimPy", theirs), ("loop", loop)):
         if abs(result["completed"] - expected) > 4 * sigma + 1:
             problems.append(f"{name} completed {result['completed']} orders, expected "
                             f"{expected:.0f} ± {4 * sigma:.0f}")
     if ours["completed"] + ours["refused"] != orders or ours["failures"] != ours["refused"]:
         problems.append(f"sagalab: {ours['completed']} completed + {ours['refused']} refused "
                         f"!= {orders} orders, or {ours['failures']} handler failures")
-    if theirs["completed"] + theirs["refused"] != orders:
-        problems.append(f"SimPy: {theirs['completed']} completed + {theirs['refused']} refused "
-                        f"!= {orders} orders")
-    a, b = statistics.fmean(ours["e2e"]), statistics.fmean(theirs["e2e"])
-    if abs(a - b) > tolerance * b:
-        problems.append(f"mean placed -> notified: sagalab {a:.4f} s vs SimPy {b:.4f} s "
-                        f"({(a - b) / b:+.1%}, tolerance {tolerance:.0%})")
+    for name, result in (("SimPy", theirs), ("loop", loop)):
+        if result["completed"] + result["refused"] != orders:
+            problems.append(f"{name}: {result['completed']} completed + {result['refused']} "
+                            f"refused != {orders} orders")
+    b = statistics.fmean(theirs["e2e"])
+    for name, result in (("sagalab", ours), ("loop", loop)):
+        a = statistics.fmean(result["e2e"])
+        if abs(a - b) > tolerance * b:
+            problems.append(f"mean placed -> notified: {name} {a:.4f} s vs SimPy {b:.4f} s "
+                            f"({(a - b) / b:+.1%}, tolerance {tolerance:.0%})")
     return problems
 
 
@@ -250,7 +365,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=8.0, help="orders per simulated second")
     parser.add_argument("--error-rate", type=float, default=0.01,
                         help="share of payments the fault plan refuses")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each model (timeit's 5)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--tolerance", type=float, default=0.03,
                         help="allowed relative difference of the mean placed -> notified time")
@@ -275,10 +390,12 @@ def main() -> None:
         pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
         return
 
-    simpy_times, sagalab_times = [], []
+    simpy_times, loop_times, sagalab_times = [], [], []
     for _ in range(args.repeat):
         t, theirs = timed(flow_simpy, arrivals, args.error_rate, latencies, args.seed)
         simpy_times.append(t)
+        t, loop = timed(flow_loop, arrivals, args.error_rate, latencies, args.seed)
+        loop_times.append(t)
         raw = None                 # let the previous run's records go before the next run
         t, raw = timed(sagalab_run)
         sagalab_times.append(t)
@@ -293,7 +410,7 @@ def main() -> None:
           + f"; busiest: {busiest} {rho[busiest]:.2f} (measured in sagalab: "
           f"{ours['payment_busy']:.2f}; its busiest member takes {ours['payment_share']:.1%} "
           f"of the events)")
-    for name, result in (("sagalab", ours), ("SimPy", theirs)):
+    for name, result in (("sagalab", ours), ("SimPy", theirs), ("loop", loop)):
         e2e = sorted(result["e2e"])
         print(f"{name:8}: {result['completed']:,} completed, {result['refused']} payments "
               f"refused, mean placed -> notified {statistics.fmean(e2e):.4f} s, "
@@ -301,14 +418,18 @@ def main() -> None:
     a, b = statistics.fmean(ours["e2e"]), statistics.fmean(theirs["e2e"])
     print(f"agreement: completed {ours['completed'] - theirs['completed']:+d}, "
           f"mean placed -> notified {(a - b) / b:+.2%}")
-    if problems := agree(args.orders, args.error_rate, ours, theirs, args.tolerance):
+    if problems := agree(args.orders, args.error_rate, ours, theirs, loop, args.tolerance):
         raise SystemExit("the two models disagree, so the timing comparison would be "
                          "meaningless:\n  " + "\n  ".join(problems))
 
     print(f"SimPy   : best {min(simpy_times):.3f} s of {args.repeat} "
           f"({', '.join(f'{t:.3f}' for t in simpy_times)})")
+    print(f"loop    : best {min(loop_times):.3f} s of {args.repeat} "
+          f"({', '.join(f'{t:.3f}' for t in loop_times)})   the SimPy model in asyncio, "
+          f"on sagalab's loop")
     print(f"sagalab : best {min(sagalab_times):.3f} s of {args.repeat} "
           f"({', '.join(f'{t:.3f}' for t in sagalab_times)})")
+    print(f"RESULT order_flow_loop_vs_simpy_ratio {min(loop_times) / min(simpy_times):.2f}")
     print(f"RESULT order_flow_vs_simpy_ratio {min(sagalab_times) / min(simpy_times):.2f}")
     print(f"RESULT order_flow_orders_per_s {args.orders / min(sagalab_times):.0f}")
 

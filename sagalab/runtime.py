@@ -43,6 +43,7 @@ __all__ = [
     "retention_setting",
     "rng",
     "run",
+    "running_loop",
     "stream",
     "task_label",
 ]
@@ -339,6 +340,15 @@ class _TimerHandle(events.TimerHandle):
     def __lt__(self, other):   # the heap compares timers a lot; only timers are ever in it
         return self._when < other._when
 
+    def cancel(self):
+        # asyncio.sleep() cancels its timer after every sleep, fired or not: asyncio's cancel,
+        # in one frame instead of four (no debug mode here; see call_soon)
+        if not self._cancelled:
+            if self._scheduled:
+                self._loop._timer_cancelled_count += 1
+            self._cancelled = True
+            self._callback = self._args = None
+
 
 def task_label(task: asyncio.Task) -> str:
     """A task's name if it was given one, else its coroutine's name (never 'Task-17',
@@ -382,7 +392,9 @@ class Run:
 
     def new_id(self, prefix: str) -> str:
         """Sequential ids per prefix and per run: order-0001, order-0002, ..."""
-        counter = self._counters.setdefault(prefix, itertools.count(1))
+        counter = self._counters.get(prefix)
+        if counter is None:
+            counter = self._counters[prefix] = itertools.count(1)
         return f"{prefix}-{next(counter):04d}"
 
     def stream(self, name: str) -> random.Random:
@@ -393,10 +405,18 @@ class Run:
         return generator
 
 
+# The run whose code is running. `run()` sets it in the main task's context, which every task
+# and callback of the run inherits. (The loop knows its run too, as `loop.sagalab_run`, but
+# asking asyncio for the running loop costs a getpid() system call in Python 3.11, and the
+# shortcuts below are called hundreds of thousands of times in a long run.)
+_this_run: contextvars.ContextVar[Run | None] = contextvars.ContextVar("sagalab_run",
+                                                                      default=None)
+
+
 def current() -> Run:
     """The run that the calling coroutine belongs to."""
-    run_ = getattr(events._get_running_loop(), "sagalab_run", None)   # no loop: None
-    if run_ is None:
+    run_ = _this_run.get() or getattr(events._get_running_loop(), "sagalab_run", None)
+    if run_ is None:                     # no run, or no loop at all
         raise RuntimeError("not inside a sagalab run: start your coroutine with "
                            "sagalab.runtime.run(...) (or `await arun(...)` in a notebook)")
     return run_
@@ -404,9 +424,17 @@ def current() -> Run:
 
 def now() -> float:
     """Seconds since the current run started."""
-    loop = events._get_running_loop()     # the hottest call of all: Run.now() inlined
-    run_ = getattr(loop, "sagalab_run", None)
-    return loop.time() - run_._t0 if run_ is not None else current().now()  # current() raises
+    run_ = _this_run.get()                # the hottest call of all: Run.now() inlined
+    if run_ is None:
+        return current().now()            # a loop that set sagalab_run itself; or it raises
+    loop = run_._loop
+    return (loop._now if loop.__class__ is SimulatedLoop else loop.time()) - run_._t0
+
+
+def running_loop() -> asyncio.AbstractEventLoop:
+    """`asyncio.get_running_loop()` for code inside a run, without the system call."""
+    run_ = _this_run.get()
+    return run_._loop if run_ is not None else asyncio.get_running_loop()
 
 
 def rng() -> random.Random:
@@ -416,7 +444,7 @@ def rng() -> random.Random:
 
 def stream(name: str) -> random.Random:
     """The current run's generator for `name` (see `Run`)."""
-    return current().stream(name)
+    return (_this_run.get() or current()).stream(name)
 
 
 # Who is making the current request: the orchestrator sets it to the instance id in that
@@ -427,7 +455,7 @@ caller: contextvars.ContextVar[str] = contextvars.ContextVar("caller", default="
 
 def new_id(prefix: str) -> str:
     """The next sequential id for `prefix` in the current run."""
-    return current().new_id(prefix)
+    return (_this_run.get() or current()).new_id(prefix)
 
 
 # %% notebooks/00_welcome.ipynb · cell 46
@@ -487,8 +515,7 @@ def kept(retention: int | None = None) -> int | None:
     setting; None: everything."""
     if retention is not None:
         return retention_setting(retention)
-    loop = events._get_running_loop()
-    run_ = getattr(loop, "sagalab_run", None)
+    run_ = _this_run.get() or getattr(events._get_running_loop(), "sagalab_run", None)
     return run_.retention if run_ is not None else None
 
 
@@ -597,7 +624,9 @@ def _run_here(coro: Coroutine, seed: int, realtime: bool, until: float | None,
     state = Run(seed=seed, realtime=realtime, retention=retention, _loop=loop, _t0=loop.time())
     loop.sagalab_run = state
     _last[:] = [state]
-    main = loop.create_task(coro, name="main")
+    context = contextvars.copy_context()      # the run's tasks inherit it: see _this_run
+    context.run(_this_run.set, state)
+    main = loop.create_task(coro, name="main", context=context)
     bound = None
     if not realtime:
         loop.watch(main, until)               # the runaway guard, or the bound

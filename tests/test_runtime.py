@@ -472,3 +472,85 @@ def test_teaching_loop_reports_a_deadlock_instead_of_hanging():
 
     with pytest.raises(RuntimeError, match="deadlock"):
         teaching_run(waits_forever())
+
+
+# -- how code finds its run: a context variable, not a question to asyncio ---------------------
+def test_every_task_and_callback_of_a_run_finds_that_run():
+    """now() and new_id() reach the run from a task started by a task and from a plain
+    call_soon callback; a run nested in a run (on its worker thread) has its own clock."""
+    seen = {}
+
+    async def inner():
+        await asyncio.sleep(2)
+        return runtime.now(), new_id("inner")
+
+    async def main():
+        await asyncio.sleep(5)
+
+        async def grandchild():
+            await asyncio.sleep(1)
+            seen["grandchild"] = runtime.now(), new_id("x")
+
+        async def child():
+            await asyncio.create_task(grandchild())
+
+        await asyncio.create_task(child())
+        done = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_soon(
+            lambda: (seen.setdefault("callback", (runtime.now(), new_id("x"))),
+                     done.set_result(None)))
+        await done
+        seen["nested"] = runtime.run(inner(), seed=3)   # a run inside a run: a worker thread
+        seen["after"] = runtime.now(), new_id("x")
+
+    runtime.run(main())
+    assert seen == {"grandchild": (6.0, "x-0001"), "callback": (6.0, "x-0002"),
+                    "nested": (2.0, "inner-0001"), "after": (6.0, "x-0003")}
+
+
+def test_running_loop_is_asyncios_running_loop_inside_and_outside_a_run():
+    async def which():
+        return runtime.running_loop() is asyncio.get_running_loop()
+
+    assert runtime.run(which()) is True
+    assert asyncio.run(which()) is True          # plain asyncio, no sagalab run
+    with pytest.raises(RuntimeError, match="no running event loop"):
+        runtime.running_loop()
+
+
+def test_a_loop_that_carries_its_run_itself_is_still_found():
+    """The teaching loop of notebook 00 sets `loop.sagalab_run` and nothing else."""
+    loop = runtime.SimulatedLoop()
+    loop.sagalab_run = runtime.Run(seed=0, _loop=loop)
+
+    async def main():
+        await asyncio.sleep(4)
+        return runtime.now(), new_id("t")
+
+    try:
+        assert loop.run_until_complete(main()) == (4.0, "t-0001")
+    finally:
+        loop.close()
+
+
+def test_the_shortcuts_never_ask_asyncio_for_the_running_loop(monkeypatch):
+    """Asking costs a getpid() system call in Python 3.11; now() is called ~17 times an order."""
+    asked = []
+    real = runtime.events._get_running_loop
+
+    def counting():
+        asked.append(1)
+        return real()
+
+    async def main():
+        monkeypatch.setattr(runtime.events, "_get_running_loop", counting)
+        monkeypatch.setattr(runtime.asyncio, "get_running_loop", counting)
+        try:
+            values = (runtime.now(), new_id("a"), runtime.stream("s").random(),
+                      runtime.kept(), runtime.records(), runtime.running_loop())
+        finally:
+            monkeypatch.undo()
+        return values
+
+    run(main())
+    assert asked == []
