@@ -52,12 +52,7 @@ from sagalab.orchestrator import (
     registration,
 )
 from sagalab.retry import (
-    Attempt,
-    GAVE_UP,
     IdempotencyStore,
-    NOT_RETRYABLE,
-    OK,
-    RETRY,
     RetryPolicy,
     RetryingOrchestrator,
     redelivery,

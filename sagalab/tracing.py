@@ -134,10 +134,10 @@ def parse_traceparent(header: str) -> SpanContext:
     if len(parts) < 4:
         raise TraceparentError(f"{len(parts)} field(s), need 4: version-traceid-parentid-flags")
     version, trace_id, span_id, flags = parts[:4]
-    for name, field, digits in (("version", version, 2), ("trace id", trace_id, 32),
-                                ("parent id", span_id, 16), ("flags", flags, 2)):
-        if len(field) != digits or not _HEX.fullmatch(field):
-            raise TraceparentError(f"{name} must be {digits} lowercase hex digits, got {field!r}")
+    for name, part, digits in (("version", version, 2), ("trace id", trace_id, 32),
+                               ("parent id", span_id, 16), ("flags", flags, 2)):
+        if len(part) != digits or not _HEX.fullmatch(part):
+            raise TraceparentError(f"{name} must be {digits} lowercase hex digits, got {part!r}")
     if version == "ff":
         raise TraceparentError("version ff is forbidden")
     if version == "00" and len(parts) > 4:

@@ -2,7 +2,6 @@
 determinism check fires and names the step, patches version a change, a real SIGKILL."""
 import pytest
 
-from sagalab import durable
 from sagalab.durable import (COMPLETED, FAILED, PATCH, Crash, DurableRunner, Journal,
                              JournalMismatch, Ledger, StepFailed, crash_after, crash_before,
                              order_saga, spawn, wait_for_effect)

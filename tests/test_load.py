@@ -100,7 +100,7 @@ def test_arrival_times_are_a_poisson_process():
 
 def test_open_loop_never_waits_and_closed_loop_keeps_its_users_busy():
     async def main():
-        started, in_flight, most = [], 0, 0
+        in_flight, most = 0, 0
 
         async def slow(i):
             nonlocal in_flight, most

@@ -4,7 +4,6 @@ The soak benchmark (benchmarks/soak.py) runs a million orders; these tests prove
 properties on small runs: every record the cores keep is bounded by the retention setting,
 no delivery is lost or duplicated, and a bad setting is refused.
 """
-import asyncio
 import importlib.util
 from pathlib import Path
 

@@ -7,8 +7,7 @@ import asyncio
 import pytest
 
 from sagalab.bus import Bus
-from sagalab.faults import (AckLost, Capacity, FaultPlan, LongTail, ServiceDown, SlowSpells,
-                            TransientError)
+from sagalab.faults import Capacity, FaultPlan, SlowSpells, TransientError
 from sagalab.retry import (DELIVERY_COUNT, GAVE_UP, NO_BUDGET, Attempts, IdempotentOrderService,
                            RetryBudget, RetryPolicy, hedged_call, redeliver_later, redelivery,
                            retry_call)

@@ -109,14 +109,13 @@ def test_compensations_run_most_recent_first_including_the_failed_step():
 
 def test_registered_after_the_failed_step_is_not_compensated():
     log = []
-    orch = go(saga(Workflow("w", steps("abcd", log, fail="c")), undoers("abcd", log)),
-              register="after")
+    go(saga(Workflow("w", steps("abcd", log, fail="c")), undoers("abcd", log)), register="after")
     assert log == ["a", "b", "undo b", "undo a"]
 
 
 def test_steps_not_reached_and_steps_without_a_compensation_are_not_undone():
     log = []
-    orch = go(saga(Workflow("w", steps("abcd", log, fail="c")), undoers("ac", log)))
+    go(saga(Workflow("w", steps("abcd", log, fail="c")), undoers("ac", log)))
     assert log == ["a", "b", "undo c", "undo a"]
     nothing = go(saga(Workflow("w", steps("ab", [], fail="a")), undoers("b", [])))
     assert nothing.instances["w-0001"].status == FAILED     # nothing was registered: nothing to undo
@@ -463,9 +462,8 @@ def test_random_fault_plans_leave_no_order_half_done(plan):
 
 # -- parking as the last resort: budgets in time, refused steps, stop or continue ---------------
 
-from sagalab.faults import ServiceDown  # noqa: E402
 from sagalab.retry import GAVE_UP, NOT_RETRYABLE, OK  # noqa: E402
-from sagalab.saga import (LOCKED_MOVES, PATIENT, REFUNDING, UNDOING, announce_give_up,  # noqa: E402
+from sagalab.saga import (LOCKED_MOVES, PATIENT, REFUNDING, UNDOING,  # noqa: E402
                           half_done_unflagged, late_duplicates, orchestrated_order_outcomes,
                           orchestrated_order_trial, retry_for)
 

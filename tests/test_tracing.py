@@ -12,7 +12,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from sagalab.bus import Bus, event_log
 from sagalab.dlq import DeadLetterQueue
 from sagalab.faults import FaultPlan
-from sagalab.orchestrator import Orchestrator, order_workflow
+from sagalab.orchestrator import order_workflow
 from sagalab.plots import waterfall
 from sagalab.retry import RetryingOrchestrator, RetryPolicy, redelivery
 from sagalab.runtime import run
