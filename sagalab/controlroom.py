@@ -856,6 +856,7 @@ class Controls:
         }
         for w in self.widgets.values():
             w.style, w.continuous_update = style, False
+        self._refuse_clamped(k)
         self.preset = W.Dropdown(options=list(PRESETS), value="default", description="preset",
                                  style=style)
         self.link = W.HTML()
@@ -872,6 +873,16 @@ class Controls:
                            W.HBox([W.VBox([self.widgets[n] for n in names]) for names in columns]),
                            self.out])
         self._loop()
+
+    def _refuse_clamped(self, knobs: Knobs) -> None:
+        # A slider silently clamps a value outside its range, so the room would run settings
+        # nobody asked for: refuse them instead, naming the knob and the slider's range.
+        for name, w in self.widgets.items():
+            wanted = getattr(knobs, name)
+            if hasattr(w, "max") and not w.min <= wanted <= w.max:
+                raise ControlError(f"{name}={wanted!r} is outside its slider ({w.min:g} to "
+                                   f"{w.max:g}): run control_room(Knobs({name}={wanted!r}, "
+                                   f"...)) for it, without the widgets")
 
     def knobs(self) -> Knobs:
         values = {name: w.value for name, w in self.widgets.items()}

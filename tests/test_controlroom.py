@@ -324,3 +324,16 @@ def test_the_new_controls_drive_the_room(monkeypatch):
     assert ui.room.knobs.tracing and ui.room.frame["spans/order"].gt(0).all()
     ui.preset.value = "a retry storm"            # a preset sets the new knobs too
     assert ui.room.knobs.arrival == "open" and ui.room.knobs.tracing is False
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"rate": 6.0}, "rate=6.0 is outside its slider (0.25 to 4)"),
+    ({"attempts": 12}, "attempts=12 is outside its slider (1 to 8)"),
+    ({"consumers": 8}, "consumers=8 is outside its slider (1 to 4)"),
+])
+def test_a_knob_beyond_its_slider_is_refused_not_clamped(change, words):
+    """Knobs accepts these, the sliders do not: the widgets would silently run other settings."""
+    Knobs(**SMALL, **change)                           # fine without the widgets
+    with pytest.raises(ControlError) as caught:
+        Controls(Knobs(**SMALL, **change))
+    assert words in str(caught.value) and "control_room(Knobs(" in str(caught.value)
