@@ -135,8 +135,19 @@ def lab(args: list[str]) -> int:
     say("opening JupyterLab on notebooks/00_welcome.ipynb (stop it with Ctrl-C, twice)")
     # Serve the repository root, so labs/ and solutions/ are in the file browser and the
     # notebooks' relative links (../labs/...) work; open notebook 00 in it.
+    learner_config()
     return run(str(PYTHON), "-m", "jupyterlab", f"--ServerApp.root_dir={ROOT}", *extra, *args,
                "notebooks/00_welcome.ipynb")
+
+
+def learner_config(env: dict | None = None) -> dict:
+    """Add jupyter_config/ (nbgrader's menus and server extensions off: see its README) to
+    JUPYTER_CONFIG_PATH of `env` (by default this process's, which the lab inherits)."""
+    env = os.environ if env is None else env
+    others = env.get("JUPYTER_CONFIG_PATH", "").split(os.pathsep)
+    paths = dict.fromkeys([str(ROOT / "jupyter_config"), *filter(None, others)])
+    env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(paths)
+    return env
 
 
 def test(args: list[str]) -> int:

@@ -72,6 +72,15 @@ def http(method: str, url: str, token: str | None = None, timeout: float = 5.0):
         return status, body.decode("utf-8", "replace")
 
 
+def course_script():
+    """course.py, loaded as a module (it is a script, not part of the package)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("sagalab_course_script", REPO / "course.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def isolated_jupyter_env(home: Path) -> dict[str, str]:
     """Environment for a test JupyterLab: this Python's environment, but the user's own Jupyter
     config, settings and workspaces are neither read nor written. The settings turn off
@@ -106,6 +115,7 @@ def isolated_jupyter_env(home: Path) -> dict[str, str]:
                JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
                PYTHONUNBUFFERED="1")
     env.pop("JUPYTER_TOKEN", None)
+    course_script().learner_config(env)       # what `course.py lab` gives a learner
     bindir = str(Path(sys.executable).parent)
     env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
     return env
@@ -337,7 +347,8 @@ def lab_kit():
     repository has several of them)."""
     from types import SimpleNamespace
     return SimpleNamespace(REPO=REPO, LabProcess=LabProcess, free_port=free_port, http=http,
-                           alive=_alive, isolated_jupyter_env=isolated_jupyter_env)
+                           alive=_alive, isolated_jupyter_env=isolated_jupyter_env,
+                           course_script=course_script)
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 token required, loopback only, and stopped by process id even when something fails."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import secrets
@@ -97,14 +96,11 @@ class Boom(Exception):
     """Stands for any failure while the course's JupyterLab is running."""
 
 
-def _course_environment_is_current(repo: Path) -> str | None:
+def _course_environment_is_current(lab_kit) -> str | None:
     """None when course.py would start JupyterLab at once; else why not. course.py reinstalls
     .venv/ when pyproject.toml or constraints.txt changed since its stamp (minutes, network),
     so this test only runs on a current environment -- as it is under `course.py test`."""
-    spec = importlib.util.spec_from_file_location("sagalab_course_script", repo / "course.py")
-    course = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(course)
-    if not course.environment_is_current():
+    if not lab_kit.course_script().environment_is_current():
         return ("the course environment .venv/ is not current (course.py would reinstall it "
                 "first); `python3 course.py test` sets it up, then runs this test")
     return None
@@ -156,7 +152,7 @@ def _readme_lab_command(tmp_path, lab_kit):
     """The README's `python3 course.py lab`, on 127.0.0.1, a free port and a random token, as
     a LabProcess (not started); (lab, repo, port). Skips unless the environment is current."""
     repo = lab_kit.REPO
-    reason = _course_environment_is_current(repo)
+    reason = _course_environment_is_current(lab_kit)
     if reason:
         pytest.skip(reason)
     python3 = shutil.which("python3") or sys.executable
@@ -178,7 +174,7 @@ def test_readme_lab_command_opens_the_course_and_is_stopped_even_on_failure(tmp_
             assert lab.api("GET", "/lab")[0] == 200, "JupyterLab's page does not load"
             # what the learner's browser is sent to (jupyter writes it to its runtime dir)
             opens = [f.read_text() for f in (tmp_path / "home" / "runtime").glob("*file-to-run*open.html")]
-            assert any(f"/lab/tree/notebooks/00_welcome.ipynb?token=" in page for page in opens), (
+            assert any("/lab/tree/notebooks/00_welcome.ipynb?token=" in page for page in opens), (
                 f"the README command does not open /lab/tree/notebooks/00_welcome.ipynb: {opens}")
             # served from the repository root, so labs/ and solutions/ are reachable from the
             # file browser and from links in the lessons (not only notebooks/)
@@ -190,6 +186,14 @@ def test_readme_lab_command_opens_the_course_and_is_stopped_even_on_failure(tmp_
                         f"its root must be the repository; "
                         f"{[l for l in lab.log_text().splitlines() if 'Serving' in l]}")
             assert lab_kit.http("GET", f"{lab.base_url}/api/status", token="wrong")[0] == 403
+            # nbgrader is installed (for instructors) but off in the learners' JupyterLab:
+            # no menus (its lab extension disabled), no formgrader (its server extension off)
+            page = lab.api("GET", "/lab")[1]
+            disabled = re.search(r'"disabledExtensions": *(\[[^]]*\])', page)
+            assert disabled and "@jupyter/nbgrader" in disabled.group(1), (
+                f"nbgrader's menus are on in the course's JupyterLab: disabledExtensions "
+                f"{disabled and disabled.group(1)}; jupyter_config/ not on JUPYTER_CONFIG_PATH?")
+            assert lab.api("GET", "/formgrader")[0] == 404, "nbgrader's formgrader is served"
             raise Boom("a failure while the course's JupyterLab runs")
     # the with-block stopped it by its process id (SIGTERM to its process group) although the
     # block failed: course.py and the jupyter lab it started are gone, the port is free
