@@ -18,7 +18,6 @@ from sagalab.authoring import plotly_mime, sitebuild
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-MATHJAX = "https://cdn.jsdelivr.net/npm/mathjax@3/"     # Sphinx's default MathJax (see below)
 
 
 @pytest.fixture(scope="session")
@@ -152,8 +151,8 @@ def test_every_figure_and_widget_of_a_lesson_is_on_its_page(site, lesson):
 
 
 def test_plotly_js_is_the_installed_copy_and_nothing_else_comes_from_a_cdn(site):
-    """The figures need no network. The one script a page may load from elsewhere is Sphinx's
-    MathJax, on pages with a formula (and the home page, whose table of contents has one)."""
+    """The figures need no network, and no page loads anything from elsewhere: the lessons
+    write no TeX, which would bring Sphinx's MathJax from its CDN."""
     import plotly
     html, _, _ = site
     installed = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -163,8 +162,7 @@ def test_plotly_js_is_the_installed_copy_and_nothing_else_comes_from_a_cdn(site)
     for page in html.rglob("*.html"):
         for url in re.findall(r'<(?:script|link)[^>]+(?:src|href)="(https?://[^"]+)"',
                               page.read_text(encoding="utf-8")):
-            if not url.startswith(MATHJAX):
-                remote.add(f"{page.relative_to(html)}: {url}")
+            remote.add(f"{page.relative_to(html)}: {url}")
     assert not remote, sorted(remote)
 
 
