@@ -55,6 +55,7 @@ import random
 import statistics
 import time
 import zlib
+from typing import Callable
 
 import simpy
 
@@ -111,35 +112,63 @@ def summarise_sagalab(flow, bus, plan, end) -> dict:
             "payment_share": max(payment_members) / sum(payment_members)}
 
 
+# -- what the two hand-written models share -------------------------------------------------------
+NEEDS = frozenset({"PaymentProcessed", "InventoryReserved"})    # the shipment's join
+
+
+class Model:
+    """The plumbing of a hand-written model (SimPy's, and the loop-only one): a latency draw
+    per service (lognormal around its median, as `Service.latency`), a fault stream, the join's
+    memory, and routes from a topic to each group's members' `put` (the member an order's key
+    picks, with the bus's rule)."""
+
+    def __init__(self, name: str, latencies: dict, seed: int):
+        self.latencies = latencies
+        self.gauss = random.Random(f"{seed}:{name} latencies").gauss
+        self.faults = random.Random(f"{seed}:{name} faults")
+        self.placed: dict[str, float] = {}
+        self.notified: dict[str, float] = {}
+        self.seen: dict[str, set[str]] = {}
+        self.refused = 0
+        self.routes: dict[str, list[list[Callable]]] = {}
+
+    def latency(self, service: str) -> float:
+        median, spread = self.latencies[service]
+        return median * math.exp(spread * self.gauss(0.0, 1.0))
+
+    def route(self, topics: tuple[str, ...], puts: list[Callable]) -> None:
+        for topic in topics:
+            self.routes.setdefault(topic, []).append(puts)
+
+    def publish(self, topic: str, order_id: str) -> None:
+        for puts in self.routes.get(topic, ()):
+            puts[zlib.crc32(order_id.encode()) % len(puts)]((topic, order_id))
+
+    def joined(self, topic: str, order_id: str) -> bool:
+        """True once per order: when the second prerequisite arrives (a repeat is ignored)."""
+        got = self.seen.setdefault(order_id, set())
+        if topic in got:
+            return False
+        got.add(topic)
+        return got == NEEDS
+
+    def result(self, end: float) -> dict:
+        e2e = [t - self.placed[order_id] for order_id, t in self.notified.items()]
+        return {"completed": len(self.notified), "e2e": e2e, "end": end, "refused": self.refused}
+
+
 # -- SimPy --------------------------------------------------------------------------------------
 def flow_simpy(arrivals: list[float], error_rate: float, latencies: dict, seed: int) -> dict:
     """The same choreography, written for SimPy: one process per customer, a Store and a worker
     process per group member, generator functions as handlers."""
-    env = simpy.Environment()
-    rnd = random.Random(f"{seed}:simpy latencies")
-    faults = random.Random(f"{seed}:simpy faults")
-    gauss, exp, timeout = rnd.gauss, math.exp, env.timeout
-
-    def latency(service: str) -> float:
-        median, spread = latencies[service]
-        return median * exp(spread * gauss(0.0, 1.0))
-
-    placed: dict[str, float] = {}
-    notified: dict[str, float] = {}
-    seen: dict[str, set[str]] = {}
-    refused = 0
-    routes: dict[str, list[list[simpy.Store]]] = {}
-
-    def publish(topic: str, order_id: str) -> None:
-        for members in routes.get(topic, ()):
-            members[zlib.crc32(order_id.encode()) % len(members)].put((topic, order_id))
+    env, m = simpy.Environment(), Model("simpy", latencies, seed)
+    timeout, latency, publish = env.timeout, m.latency, m.publish
 
     def on_order_placed_payment(topic, order_id):
-        nonlocal refused
-        fails = faults.random() < error_rate        # decided on arrival, as FaultPlan does
+        fails = m.faults.random() < error_rate      # decided on arrival, as FaultPlan does
         yield timeout(latency("payment"))
         if fails:
-            refused += 1
+            m.refused += 1
             return
         publish("PaymentProcessed", order_id)
 
@@ -147,21 +176,14 @@ def flow_simpy(arrivals: list[float], error_rate: float, latencies: dict, seed: 
         yield timeout(latency("inventory"))
         publish("InventoryReserved", order_id)
 
-    needs = {"PaymentProcessed", "InventoryReserved"}
-
     def on_prerequisite(topic, order_id):
-        got = seen.setdefault(order_id, set())
-        if topic in got:
-            return
-        got.add(topic)
-        if got != needs:
-            return
-        yield timeout(latency("shipment"))
-        publish("ShipmentCreated", order_id)
+        if m.joined(topic, order_id):
+            yield timeout(latency("shipment"))
+            publish("ShipmentCreated", order_id)
 
     def on_shipment_created(topic, order_id):
         yield timeout(latency("notification"))
-        notified[order_id] = env.now
+        m.notified[order_id] = env.now
 
     def worker(queue: simpy.Store, handler):
         while True:
@@ -172,8 +194,7 @@ def flow_simpy(arrivals: list[float], error_rate: float, latencies: dict, seed: 
         members = [simpy.Store(env) for _ in range(CONSUMERS)]
         for queue in members:
             env.process(worker(queue, handler))
-        for topic in topics:
-            routes.setdefault(topic, []).append(members)
+        m.route(topics, [queue.put for queue in members])
 
     group(("OrderPlaced",), on_order_placed_payment)
     group(("OrderPlaced",), on_order_placed_inventory)
@@ -185,7 +206,7 @@ def flow_simpy(arrivals: list[float], error_rate: float, latencies: dict, seed: 
     def customer():
         yield timeout(latency("order"))
         order_id = f"order-{next(ids):04d}"         # numbered when placed, as new_id does
-        placed[order_id] = env.now
+        m.placed[order_id] = env.now
         publish("OrderPlaced", order_id)
 
     def source():
@@ -195,8 +216,7 @@ def flow_simpy(arrivals: list[float], error_rate: float, latencies: dict, seed: 
 
     env.process(source())
     env.run()
-    e2e = [t - placed[order_id] for order_id, t in notified.items()]
-    return {"completed": len(notified), "e2e": e2e, "end": env.now, "refused": refused}
+    return m.result(env.now)
 
 
 # -- the same model on sagalab's loop, without the bus and the services ------------------------
@@ -208,30 +228,14 @@ def flow_loop(arrivals: list[float], error_rate: float, latencies: dict, seed: i
 
 
 async def _flow_loop(arrivals, error_rate, latencies, seed) -> dict:
-    rnd = random.Random(f"{seed}:loop latencies")
-    faults = random.Random(f"{seed}:loop faults")
-    gauss, exp, sleep = rnd.gauss, math.exp, asyncio.sleep
-
-    def latency(service: str) -> float:
-        median, spread = latencies[service]
-        return median * exp(spread * gauss(0.0, 1.0))
-
-    placed: dict[str, float] = {}
-    notified: dict[str, float] = {}
-    seen: dict[str, set[str]] = {}
-    refused = 0
-    routes: dict[str, list[list[asyncio.Queue]]] = {}
-
-    def publish(topic: str, order_id: str) -> None:
-        for members in routes.get(topic, ()):
-            members[zlib.crc32(order_id.encode()) % len(members)].put_nowait((topic, order_id))
+    m = Model("loop", latencies, seed)
+    sleep, latency, publish = asyncio.sleep, m.latency, m.publish
 
     async def on_order_placed_payment(topic, order_id):
-        nonlocal refused
-        fails = faults.random() < error_rate
+        fails = m.faults.random() < error_rate
         await sleep(latency("payment"))
         if fails:
-            refused += 1
+            m.refused += 1
             return
         publish("PaymentProcessed", order_id)
 
@@ -239,21 +243,14 @@ async def _flow_loop(arrivals, error_rate, latencies, seed) -> dict:
         await sleep(latency("inventory"))
         publish("InventoryReserved", order_id)
 
-    needs = {"PaymentProcessed", "InventoryReserved"}
-
     async def on_prerequisite(topic, order_id):
-        got = seen.setdefault(order_id, set())
-        if topic in got:
-            return
-        got.add(topic)
-        if got != needs:
-            return
-        await sleep(latency("shipment"))
-        publish("ShipmentCreated", order_id)
+        if m.joined(topic, order_id):
+            await sleep(latency("shipment"))
+            publish("ShipmentCreated", order_id)
 
     async def on_shipment_created(topic, order_id):
         await sleep(latency("notification"))
-        notified[order_id] = runtime.now()
+        m.notified[order_id] = runtime.now()
 
     async def worker(queue: asyncio.Queue, handler):
         while True:
@@ -268,8 +265,7 @@ async def _flow_loop(arrivals, error_rate, latencies, seed) -> dict:
         for queue in members:
             workers.append(asyncio.create_task(worker(queue, handler)))
         queues.extend(members)
-        for topic in topics:
-            routes.setdefault(topic, []).append(members)
+        m.route(topics, [queue.put_nowait for queue in members])
 
     group(("OrderPlaced",), on_order_placed_payment)
     group(("OrderPlaced",), on_order_placed_inventory)
@@ -281,7 +277,7 @@ async def _flow_loop(arrivals, error_rate, latencies, seed) -> dict:
     async def customer():
         await sleep(latency("order"))
         order_id = f"order-{next(ids):04d}"
-        placed[order_id] = runtime.now()
+        m.placed[order_id] = runtime.now()
         publish("OrderPlaced", order_id)
 
     running: set[asyncio.Task] = set()
@@ -298,8 +294,7 @@ async def _flow_loop(arrivals, error_rate, latencies, seed) -> dict:
     for task in workers:
         task.cancel()
     await asyncio.gather(*workers, return_exceptions=True)
-    e2e = [t - placed[order_id] for order_id, t in notified.items()]
-    return {"completed": len(notified), "e2e": e2e, "end": end, "refused": refused}
+    return m.result(end)
 
 
 # -- timing -------------------------------------------------------------------------------------
