@@ -35,6 +35,7 @@ module                 built in
 
 Support code, imported by lessons and labs but not built in them: ``checks`` (lab check
 cells), ``plots`` (plotly figures), ``prose`` (Markdown stated from computed values),
+``tables`` (DataFrames printed compactly, as the lessons' stored outputs show them),
 ``servers`` (real servers for lesson 09: Redis and the Temporal dev server on 127.0.0.1).
 Authoring tools live in ``sagalab.authoring``.
 """
