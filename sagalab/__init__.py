@@ -17,7 +17,7 @@ module                 built in
 ``compare``            02 and 02b: driving the order flow, fair comparisons of the styles
 ``faults``, ``retry``  03 and 03b: fault plans; retry policies, redelivery, idempotency
 ``trials``             03: repeated experiments over seeds, with 95 % intervals
-``saga``, ``sagaview`` 04 and 04b: sagas, orchestrated and choreographed; their timelines
+``saga``, ``sagaview`` 04, 04b and 04c: sagas, orchestrated and choreographed; their timelines
 ``dlq``, ``dlqshop``   05 and 05b: dead-letter queues, redrive, incidents; the lessons' shop
 ``outbox``             05b: the transactional outbox, a relay and an inbox
 ``tracing``            06 and 06b: spans, W3C traceparent, OpenTelemetry

@@ -786,7 +786,7 @@ PRESETS = {p.name: p for p in (
            "hybrid lose events (orphan orders, money kept), the engine schedules its steps "
            "again; switch delivery to the outbox and nothing is lost",
            {"crash_rate": 0.05, "delivery": "dual write", "fault_rate": 0.0}),
-    Preset("compensation under faults", "04b_choreographed_saga.ipynb",
+    Preset("compensation under faults", "04c_sagas_under_fire.ipynb",
            "a third of requests refused, 2 attempts: many orders compensate, some park in dead "
            "letters, and no invariant breaks in any design",
            {"fault_rate": 0.3, "attempts": 2}),

@@ -553,7 +553,7 @@ CHECKLIST = (
              "section 4 of this notebook: places asked for one order, per design"),
     Question("eventual_ok", "Is eventual consistency between the steps acceptable?", "article",
              {"choreographed": 1, "hybrid": 1}, {"orchestrated": 2},
-             "lesson 04b: the same saga both ways, isolation anomalies measured"),
+             "lessons 04b and 04c: isolation anomalies measured, the same saga both ways"),
     Question("sync_answer", "Does the caller need a synchronous answer with the outcome?",
              "article", {"orchestrated": 2}, {"choreographed": 1, "hybrid": 1},
              "lesson 07b: the 40× as a client contract (start and wait vs accept)"),

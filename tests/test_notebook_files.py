@@ -27,11 +27,12 @@ def test_executed_notebook_is_small_complete_and_stable(path):
 
 
 def test_notebooks_follow_the_syllabus_names():
-    """Lessons are NN_name (a second part of a long lesson NNb_name), labs labNN_name."""
+    """Lessons are NN_name (later parts of a long lesson NNb_name, NNc_name), labs labNN_name."""
     for path in EXECUTED:
         stem = path.stem
         prefix = stem.split("_")[0]
-        lesson = re.fullmatch(r"\d\d(b)?", prefix)
+        lesson = re.fullmatch(r"\d\d([bc])?", prefix)
         assert lesson or re.fullmatch(r"lab\d\d", prefix), stem
-        if lesson and lesson.group(1):           # a part b follows its part a
-            assert list((ROOT / "notebooks").glob(f"{prefix[:2]}_*.ipynb")), stem
+        if lesson and lesson.group(1):           # a part b follows its part a, a part c its b
+            before = "" if lesson.group(1) == "b" else "b"
+            assert list((ROOT / "notebooks").glob(f"{prefix[:2]}{before}_*.ipynb")), stem
