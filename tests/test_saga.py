@@ -679,7 +679,7 @@ def test_small_budgets_leave_orders_stuck_but_never_without_a_flag(plan):
     assert check_small_order_plan(plan) == []
 
 
-# -- the saga deadline (lesson 04b, section 13) -------------------------------------------------
+# -- the saga deadline (lesson 04c, section 13) -------------------------------------------------
 
 from sagalab.saga import PivotShipmentService, SagaDeadline  # noqa: E402
 
