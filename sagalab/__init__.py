@@ -25,8 +25,8 @@ module                 built in
 ``lag``                06b: consumer lag and oldest-event age, alert rules
 ``load``               07 and 07b: open and closed loops, capacity, intervals, MVA
 ``hybrid``             08: orchestrate inside a bounded context, choreograph between
-``migration``          08b: strangler fig, canary, parallel run, interception, branch by
-                       abstraction, dual write vs outbox vs change data capture
+``migration``          08b and 08c: strangler fig, canary, parallel run, interception,
+                       branch by abstraction, dual write vs outbox vs change data capture
 ``durable``            09: a durable journal in SQLite, code replay, the determinism check
 ``temporal_flows``     09: lesson 04's saga on Temporal: workflows, activities, a worker
 ``streams``            09b: the order flow on Redis Streams, claims and a dead-letter stream

@@ -1,5 +1,5 @@
-"""Lesson 08b's migration tools (sagalab.migration): facade, canary rollback, parallel-run diff,
-interception, branch by abstraction, change data capture."""
+"""Lessons 08b and 08c's migration tools (sagalab.migration): facade, canary rollback,
+parallel-run diff, interception, branch by abstraction, change data capture."""
 import pandas as pd
 import pytest
 
