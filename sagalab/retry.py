@@ -463,7 +463,7 @@ def redeliver_later(bus, retry: RetryPolicy | Mapping[str, RetryPolicy] | None =
     return requeue_later
 
 
-# %% notebooks/03b_redelivery_and_idempotency.ipynb · cell 30
+# %% notebooks/03b_redelivery_and_idempotency.ipynb · cell 32
 class RetryBudget:
     """Retries allowed as a share of requests, shared by many calls (Finagle's RetryBudget,
     Envoy's retry budgets): at most `percent` of the requests deposited in the last `ttl`
@@ -502,7 +502,7 @@ class RetryBudget:
         return True
 
 
-# %% notebooks/03b_redelivery_and_idempotency.ipynb · cell 40
+# %% notebooks/03b_redelivery_and_idempotency.ipynb · cell 42
 class IdempotencyStore:
     """Remembers the result of the work done under each idempotency key, so that a request
     repeated with the same key (a retry, a redelivered event) gets the first result and the work
@@ -550,7 +550,7 @@ class IdempotencyStore:
             finished.set()
 
 
-# %% notebooks/03b_redelivery_and_idempotency.ipynb · cell 47
+# %% notebooks/03b_redelivery_and_idempotency.ipynb · cell 49
 class IdempotentOrderService(OrderService):
     """Lesson 02's Order Service, taking a client's idempotency key.
 
