@@ -110,4 +110,35 @@ MUTANTS = [
             raise CompensationStuck(name, result)
         undone.append(name)
     return undone"""),
+    # Exercise 4 — a ride the deadline may not cancel
+    Mutant("Exercise 4", "the naive deadline: every expiry cancels, the pivot is not asked",
+           """        if ride_id in self.begun:            # a driver is (about to be) on the way: say no
+            self.refused.append(ride_id)
+            return
+""", ""),
+    Mutant("Exercise 4", "the pivot marked only once the driver is assigned (after the await)",
+           """        self.begun.add(ride_id)              # decided here, before any await: the pivot begins
+        driver = await self.assign(ride_id)
+""", """        driver = await self.assign(ride_id)
+        self.begun.add(ride_id)
+"""),
+    Mutant("Exercise 4", "no tombstone: a request after the expiry still sends a driver",
+           "        if ride_id in self.closed or ride_id in self.begun:   # expired first, or a repeat\n",
+           "        if ride_id in self.begun:\n"),
+    Mutant("Exercise 4", "RideCancelled announced for every repeated deadline",
+           """        if ride_id not in self.closed:       # once, however often the deadline comes
+            self.closed.add(ride_id)
+            await self.publish(""", """        if True:
+            self.closed.add(ride_id)
+            await self.publish("""),
+    Mutant("Exercise 4", "the deadline never cancels: every expiry refused",
+           """        if ride_id in self.begun:            # a driver is (about to be) on the way: say no
+            self.refused.append(ride_id)
+            return
+""", """        self.refused.append(ride_id)
+        return
+"""),
+    Mutant("Exercise 4", "a repeated request sends a second driver",
+           "        if ride_id in self.closed or ride_id in self.begun:   # expired first, or a repeat\n",
+           "        if ride_id in self.closed:\n"),
 ]
