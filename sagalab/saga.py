@@ -187,80 +187,6 @@ def saga(workflow: Workflow, compensations: Mapping[str, Compensation]) -> SagaW
 
 
 # %% notebooks/04_compensation.ipynb · cell 11
-class RequestVoided(Exception):
-    """A request arrived after a compensation had settled its key: it is refused, undone before
-    it was done."""
-
-
-_VOID = object()      # kept under a key that a compensation settled before its request arrived
-
-
-SETTLE = "settle "   # a compensation's question, as the service records it: "settle create_user"
-
-
-class KeptAnswers:
-    """Idempotency keys for every request to one service: middleware (`keep_answers`).
-
-    A request's key is "<caller>/<operation>" (e.g. "reg-0003/create_user": one request per
-    operation per registration, true of every workflow here) and its answer is kept in
-    `store`, lesson 03's IdempotencyStore, in the same step as the work. The same request
-    again (a retry after a lost reply) gets the kept answer, nothing redone. A request whose
-    key a compensation voided (`settle`) is refused with RequestVoided.
-    """
-
-    def __init__(self):
-        self.store = IdempotencyStore()
-
-    def __repr__(self) -> str:
-        return f"<KeptAnswers: {len(self.store.results)} keys>"
-
-    async def __call__(self, request, call_next) -> Any:
-        if request.operation.startswith(SETTLE):    # a question about a request, not one
-            return await call_next(request)
-        key, work, store = f"{request.caller}/{request.operation}", request.work, self.store
-
-        def once():
-            if store.results.get(key) is _VOID:
-                raise RequestVoided(f"{key} arrived after its compensation")
-            return store.do_once(key, work)
-
-        request.work = once
-        return await call_next(request)
-
-
-def keep_answers(service: Service) -> Service:
-    """Give `service` idempotency keys (`KeptAnswers` middleware); return it.
-
-    The keys go outside the middleware already there (`outermost=True`), fault plans
-    included, whichever was added first: the answer is then kept in the same step as the
-    work, and a lost reply loses only the reply.
-    """
-    return service.use(KeptAnswers(), outermost=True)
-
-
-def kept_answers(service: Service) -> KeptAnswers:
-    """The KeptAnswers middleware of `service`; ValueError, naming the fix, if it has none."""
-    for middleware in service.middleware[REQUEST]:
-        if isinstance(middleware, KeptAnswers):
-            return middleware
-    raise ValueError(f"{service.name} keeps no answers: give it keys with keep_answers(service)")
-
-
-async def settle(service: Service, operation: str) -> Any:
-    """A compensation's question to a keyed service, "what did my request to `operation` do?":
-    the kept answer, or None. A request that has not arrived yet never will: its key is
-    voided, so the late request is refused (RequestVoided) instead of done after its undo.
-    Asked as a request of its own ("settle <operation>"), through the service's middleware:
-    a service that is down cannot answer it."""
-    store, key = kept_answers(service).store, f"{caller.get()}/{operation}"
-
-    def look():
-        answer = store.results.setdefault(key, _VOID)
-        return None if answer is _VOID else answer
-    return await service.call(SETTLE + operation, look)
-
-
-# %% notebooks/04_compensation.ipynb · cell 15
 COMPENSATING, COMPENSATED, PARKED = "compensating", "compensated", "parked"
 # The moves a saga adds after the core's `failed`. A parked instance may be compensated again
 # once a person has fixed the cause (lesson 05).
@@ -304,7 +230,7 @@ async def retry_for(fn: Callable[[], Awaitable[Any]], policy: RetryPolicy, budge
                             retry_after=False)
 
 
-# %% notebooks/04_compensation.ipynb · cell 17
+# %% notebooks/04_compensation.ipynb · cell 13
 class SagaQueries:
     """What a saga orchestrator answers about its instances (mixed into SagaOrchestrator,
     below; read it after the orchestrator)."""
@@ -339,7 +265,7 @@ class SagaQueries:
         return frame.sort_values(["instance", "start"], kind="stable").reset_index(drop=True)
 
 
-# %% notebooks/04_compensation.ipynb · cell 18
+# %% notebooks/04_compensation.ipynb · cell 14
 class SagaOrchestrator(SagaQueries, RetryingOrchestrator):
     """An orchestrator that compensates: lesson 01's core and lesson 03's retries, extended
     around `super()`, never rewritten.
@@ -473,7 +399,81 @@ class SagaOrchestrator(SagaQueries, RetryingOrchestrator):
         return True
 
 
-# %% notebooks/04_compensation.ipynb · cell 20
+# %% notebooks/04_compensation.ipynb · cell 18
+class RequestVoided(Exception):
+    """A request arrived after a compensation had settled its key: it is refused, undone before
+    it was done."""
+
+
+_VOID = object()      # kept under a key that a compensation settled before its request arrived
+
+
+SETTLE = "settle "   # a compensation's question, as the service records it: "settle create_user"
+
+
+class KeptAnswers:
+    """Idempotency keys for every request to one service: middleware (`keep_answers`).
+
+    A request's key is "<caller>/<operation>" (e.g. "reg-0003/create_user": one request per
+    operation per registration, true of every workflow here) and its answer is kept in
+    `store`, lesson 03's IdempotencyStore, in the same step as the work. The same request
+    again (a retry after a lost reply) gets the kept answer, nothing redone. A request whose
+    key a compensation voided (`settle`) is refused with RequestVoided.
+    """
+
+    def __init__(self):
+        self.store = IdempotencyStore()
+
+    def __repr__(self) -> str:
+        return f"<KeptAnswers: {len(self.store.results)} keys>"
+
+    async def __call__(self, request, call_next) -> Any:
+        if request.operation.startswith(SETTLE):    # a question about a request, not one
+            return await call_next(request)
+        key, work, store = f"{request.caller}/{request.operation}", request.work, self.store
+
+        def once():
+            if store.results.get(key) is _VOID:
+                raise RequestVoided(f"{key} arrived after its compensation")
+            return store.do_once(key, work)
+
+        request.work = once
+        return await call_next(request)
+
+
+def keep_answers(service: Service) -> Service:
+    """Give `service` idempotency keys (`KeptAnswers` middleware); return it.
+
+    The keys go outside the middleware already there (`outermost=True`), fault plans
+    included, whichever was added first: the answer is then kept in the same step as the
+    work, and a lost reply loses only the reply.
+    """
+    return service.use(KeptAnswers(), outermost=True)
+
+
+def kept_answers(service: Service) -> KeptAnswers:
+    """The KeptAnswers middleware of `service`; ValueError, naming the fix, if it has none."""
+    for middleware in service.middleware[REQUEST]:
+        if isinstance(middleware, KeptAnswers):
+            return middleware
+    raise ValueError(f"{service.name} keeps no answers: give it keys with keep_answers(service)")
+
+
+async def settle(service: Service, operation: str) -> Any:
+    """A compensation's question to a keyed service, "what did my request to `operation` do?":
+    the kept answer, or None. A request that has not arrived yet never will: its key is
+    voided, so the late request is refused (RequestVoided) instead of done after its undo.
+    Asked as a request of its own ("settle <operation>"), through the service's middleware:
+    a service that is down cannot answer it."""
+    store, key = kept_answers(service).store, f"{caller.get()}/{operation}"
+
+    def look():
+        answer = store.results.setdefault(key, _VOID)
+        return None if answer is _VOID else answer
+    return await service.call(SETTLE + operation, look)
+
+
+# %% notebooks/04_compensation.ipynb · cell 22
 def registration_saga(users, emails, profiles, *, in_parallel: bool = False) -> SagaWorkflow:
     """Lesson 01's registration with a compensation for each step. The services must keep
     answers (`keep_answers`): each compensation first asks its service what the step did
@@ -503,7 +503,7 @@ def registration_saga(users, emails, profiles, *, in_parallel: bool = False) -> 
                  "create_profile": delete_profile})
 
 
-# %% notebooks/04_compensation.ipynb · cell 36
+# %% notebooks/04_compensation.ipynb · cell 38
 async def settled(*services: Service, poll: float = 0.05) -> None:
     """Wait until no request to `services` is in flight: a request whose caller stopped
     waiting (a timeout) is still served, and may still change the service's state."""
@@ -535,7 +535,7 @@ async def registration_trial(n: int = 20, *, invalid: float = 0.0, faults: Fault
     return orch, (users, emails, profiles)
 
 
-# %% notebooks/04_compensation.ipynb · cell 57
+# %% notebooks/04_compensation.ipynb · cell 59
 def _kept(service, operation: str) -> dict[str, Any]:
     """{caller: answer} for the `operation` requests a service with `keep_answers` did."""
     suffix = f"/{operation}"

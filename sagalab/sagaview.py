@@ -16,7 +16,7 @@ from sagalab.plots import timeline
 __all__ = ["COLOURS", "SEEDS10", "mean_ci", "saga_timeline"]
 
 
-# %% notebooks/04_compensation.ipynb · cell 25
+# %% notebooks/04_compensation.ipynb · cell 27
 COLOURS = {"step": "#1f77b4", "step failed": "#d62728", "step cancelled": "#7f7f7f",
            "undo": "#9467bd", "undo failed": "#ff7f0e"}
 
@@ -32,7 +32,7 @@ def saga_timeline(frame, *, lane="instance", title="", **options):
     return fig
 
 
-# %% notebooks/04_compensation.ipynb · cell 32
+# %% notebooks/04_compensation.ipynb · cell 34
 SEEDS10 = range(10)                  # the seeds of every comparison over seeds, in both parts
 
 
