@@ -9,9 +9,9 @@ from sagalab import runtime
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location("order_flow_benchmark",
-                                                  ROOT / "benchmarks" / "order_flow.py")
+def load_benchmark(name: str = "order_flow"):
+    spec = importlib.util.spec_from_file_location(f"{name}_benchmark",
+                                                  ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -44,3 +44,20 @@ def test_a_model_doing_different_work_is_caught():
                            tolerance=0.03)
     assert any(p.startswith("SimPy completed") for p in problems), problems
     assert any(p.startswith("loop completed") for p in problems), problems
+
+
+records_cost = load_benchmark("records_cost")
+
+
+def test_dropping_the_records_keeps_the_outcome_and_nothing_else():
+    """benchmarks/records_cost.py's what-if: the same flow computes the same outcome with its
+    records dropped; it keeps none of them then, and keeps them again after the block."""
+    kept = records_cost.flow_outcome(300)
+    with records_cost.dropped_records():
+        dropped = records_cost.flow_outcome(300)
+    again = records_cost.flow_outcome(300)
+    assert kept["calls kept"] > 0 and kept["log kept"] > 0 and kept["timings kept"] > 0
+    assert dropped["calls kept"] == dropped["log kept"] == dropped["timings kept"] == 0
+    assert {k: v for k, v in dropped.items() if "kept" not in k} == \
+        {k: v for k, v in kept.items() if "kept" not in k}
+    assert again == kept
