@@ -34,7 +34,9 @@ middleware chains: what the lessons read afterwards).
 Each model runs `--repeat` times, alternating; the best time counts and, as timeit does, the
 cyclic garbage collector is paused while a run is timed (after a `gc.collect()`): the flow keeps
 every envelope and call record, so full collections would walk a growing heap, a cost of the
-process more than of either simulator.
+process more than of either simulator. The machine's noise is large (on a shared 2-core machine
+the same run varies by 20 % and more over minutes), so the script also prints the ratio of each
+round (the models run one after the other) as a median and a range.
 
     .venv/bin/python benchmarks/order_flow.py [--orders 20000] [--rate 8] [--repeat 5]
     .venv/bin/python benchmarks/order_flow.py --profile    # cProfile of one sagalab run only
@@ -424,6 +426,9 @@ def main() -> None:
           f"on sagalab's loop")
     print(f"sagalab : best {min(sagalab_times):.3f} s of {args.repeat} "
           f"({', '.join(f'{t:.3f}' for t in sagalab_times)})")
+    rounds = sorted(ours_t / theirs_t for ours_t, theirs_t in zip(sagalab_times, simpy_times))
+    print(f"ratio per round (sagalab / SimPy, run one after the other): median "
+          f"{statistics.median(rounds):.2f}, {rounds[0]:.2f} to {rounds[-1]:.2f}   the machine's noise")
     print(f"RESULT order_flow_loop_vs_simpy_ratio {min(loop_times) / min(simpy_times):.2f}")
     print(f"RESULT order_flow_vs_simpy_ratio {min(sagalab_times) / min(simpy_times):.2f}")
     print(f"RESULT order_flow_orders_per_s {args.orders / min(sagalab_times):.0f}")
